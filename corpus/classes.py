@@ -1,0 +1,152 @@
+"""Class lists: the dataset's official names in its standard order.
+
+A class list is either a built-in dataset (`data/classes/<name>.csv`) or a user's
+file: a CSV with an `id,name` header (an optional `text` column gives the
+plain-English label) or one class name per line. CRLF line endings, a UTF-8 byte
+order mark and quoted names are accepted.
+"""
+
+import csv
+import hashlib
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from corpus.errors import ClassListError
+from corpus.paths import data_dir
+
+
+@dataclass(frozen=True)
+class ActionClass:
+    class_id: int
+    name: str  # official spelling
+    label: str  # plain English, what the prompts and templates use
+
+
+@dataclass(frozen=True)
+class ClassList:
+    dataset: str
+    path: Path
+    sha256: str
+    classes: tuple[ActionClass, ...]
+    n_in_list: int
+
+    def head(self, n: int | None) -> "ClassList":
+        """The first n classes (a smoke run); the full list when n is None."""
+        if n is None:
+            return self
+        if n < 1:
+            raise ClassListError(f"CLASSES must be a positive number, got {n}")
+        return ClassList(self.dataset, self.path, self.sha256, self.classes[:n], self.n_in_list)
+
+
+def builtin_datasets() -> list[str]:
+    return sorted(p.stem for p in (data_dir() / "classes").glob("*.csv"))
+
+
+def resolve_class_list(dataset: str) -> tuple[str, Path]:
+    """A dataset name (`hmdb51`) or a path to a class file -> (dataset name, path)."""
+    builtin = data_dir() / "classes" / f"{dataset}.csv"
+    if "/" not in dataset and not dataset.endswith((".csv", ".txt")):
+        if builtin.exists():
+            return dataset, builtin
+        known = ", ".join(builtin_datasets())
+        raise ClassListError(
+            f"unknown dataset {dataset!r}: built-in datasets are {known}; "
+            "or pass a path to your own classes.csv"
+        )
+    path = Path(dataset)
+    if not path.is_file():
+        raise ClassListError(f"class list {path}: no such file")
+    return path.stem, path
+
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+def label_from_name(name: str) -> str:
+    """`brush_hair` -> `brush hair`; `ApplyEyeMakeup` -> `apply eye makeup`."""
+    words = _CAMEL.sub(" ", name.replace("_", " ")).split()
+    return " ".join(words).lower()
+
+
+def _decode(path: Path, raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise ClassListError(
+            f"class list {path}: line {line} is not valid UTF-8 (byte {err.start}); "
+            "save the file as UTF-8"
+        ) from None
+
+
+def parse_class_list(path: Path, raw: bytes) -> list[ActionClass]:
+    text = _decode(path, raw)
+    rows = [r for r in csv.reader(io.StringIO(text, newline="")) if any(c.strip() for c in r)]
+    if not rows:
+        raise ClassListError(f"class list {path}: the file has no classes")
+    header = [c.strip().lower() for c in rows[0]]
+    if "name" in header:
+        return _parse_table(path, header, rows[1:])
+    return _parse_names(path, rows)
+
+
+def _parse_table(path: Path, header: list[str], rows: list[list[str]]) -> list[ActionClass]:
+    if "id" not in header:
+        raise ClassListError(f"class list {path}: a header with `name` also needs `id`")
+    i_id, i_name = header.index("id"), header.index("name")
+    i_text = header.index("text") if "text" in header else None
+    classes: list[ActionClass] = []
+    for line_no, row in enumerate(rows, start=2):
+        cells = [c.strip() for c in row] + [""] * len(header)
+        try:
+            class_id = int(cells[i_id])
+        except ValueError:
+            raise ClassListError(
+                f"class list {path}: line {line_no}: id {cells[i_id]!r} is not an integer"
+            ) from None
+        name = cells[i_name]
+        label = (cells[i_text] if i_text is not None else "") or label_from_name(name)
+        classes.append(ActionClass(class_id, name, label))
+    _check(path, classes, first_line=2)
+    return classes
+
+
+def _parse_names(path: Path, rows: list[list[str]]) -> list[ActionClass]:
+    classes = []
+    for i, row in enumerate(rows):
+        # One name per line; a name containing a comma arrives split by the CSV reader.
+        name = ",".join(row).strip()
+        classes.append(ActionClass(i, name, label_from_name(name)))
+    _check(path, classes, first_line=1)
+    return classes
+
+
+def _check(path: Path, classes: list[ActionClass], first_line: int) -> None:
+    seen: dict[str, int] = {}
+    for offset, c in enumerate(classes):
+        line = first_line + offset
+        if not c.name:
+            raise ClassListError(f"class list {path}: line {line}: empty class name")
+        if c.name in seen:
+            raise ClassListError(
+                f"class list {path}: line {line}: duplicate class {c.name!r} "
+                f"(first at line {seen[c.name]})"
+            )
+        seen[c.name] = line
+    ids = sorted(c.class_id for c in classes)
+    if ids != list(range(len(classes))):
+        missing = sorted(set(range(len(classes))) - set(ids))
+        raise ClassListError(
+            f"class list {path}: ids must be contiguous from 0 to {len(classes) - 1}; "
+            f"missing {missing[:10]}" if missing else f"class list {path}: ids repeat"
+        )
+
+
+def load_class_list(dataset: str) -> ClassList:
+    name, path = resolve_class_list(dataset)
+    raw = path.read_bytes()
+    classes = sorted(parse_class_list(path, raw), key=lambda c: c.class_id)
+    return ClassList(name, path, hashlib.sha256(raw).hexdigest(), tuple(classes), len(classes))

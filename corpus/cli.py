@@ -1,0 +1,166 @@
+"""`subtext` — the command line. Errors a user can act on print one clear line, exit 2."""
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from corpus.errors import SubtextError
+
+# Quiet, offline Prefect defaults; a user's own settings win.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
+os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "true")
+
+
+def default_out(dataset: str) -> Path:
+    return Path("artifacts") / "corpora" / Path(dataset).stem
+
+
+def _print_summary(summary: dict) -> None:
+    print(f"bundle: {summary['bundle']}")
+    print(f"classes: {summary['classes_ok']} done, {summary['classes_failed']} failed")
+    print(f"TPP encoder: {summary['tpp_encoder']}")
+    for source, mean in summary["mean_tpp_by_source"].items():
+        chosen = summary["selected_by_source"].get(source, 0)
+        print(f"  mean TPP {mean:8.3f}  selected {chosen:4d}  {source}")
+    print(f"LLM calls: {summary['llm_calls']} made, {summary['llm_cache_hits']} from cache")
+    print(f"time: {summary['wall_s']:.1f} s")
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from corpus import build
+    from corpus import bundle as store
+    from corpus.classes import load_class_list
+    from corpus.config import resolve_config
+    from corpus.prompts import load_prompt_set
+
+    out = Path(args.out) if args.out else default_out(args.dataset)
+    cfg = resolve_config(args.config, args.clip, args.pretrained)
+    class_list = load_class_list(args.dataset).head(args.classes)
+    prompts = load_prompt_set(cfg.prompts)
+    if not args.force and (out / store.MANIFEST).is_file():
+        try:
+            manifest = store.read_manifest(out)
+        except SubtextError:
+            manifest = {}
+        if (manifest.get("inputs_sha256") == build.inputs_sha256(cfg, class_list, prompts)
+                and not store.verify_bundle(out)):
+            print(f"up to date: {out} was built from the same inputs (use --force to rebuild)")
+            _print_summary({**build.summary(out, manifest), "llm_calls": 0,
+                            "llm_cache_hits": 0, "wall_s": 0.0})
+            return 0
+    from pipelines.corpus_flow import build_corpus
+
+    summary = build_corpus(dataset=args.dataset, out=str(out), classes=args.classes,
+                           config=args.config, clip=args.clip, pretrained=args.pretrained)
+    _print_summary(summary)
+    return 1 if summary["classes_ok"] == 0 else 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from corpus.bundle import verify_bundle
+
+    problems = verify_bundle(Path(args.bundle))
+    for p in problems:
+        print(f"{args.bundle}: {p}", file=sys.stderr)
+    if problems:
+        print(f"FAILED: {len(problems)} problem(s)", file=sys.stderr)
+        return 1
+    print(f"ok: {args.bundle} is intact (checksums, schema, counts, cross-references)")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from corpus.show import show
+
+    print(show(Path(args.bundle), args.cls))
+    return 0
+
+
+def cmd_embed(args: argparse.Namespace) -> int:
+    from corpus.config import ClipEncoder
+    from corpus.embed import embed_bundle
+
+    info = embed_bundle(Path(args.bundle), ClipEncoder(model=args.clip, pretrained=args.pretrained,
+                                                       seed=args.seed))
+    print(f"added {info['file']} ({info['weights']} weights, dim {info['dim']}) "
+          f"to {args.bundle}")
+    return 0
+
+
+def cmd_lint_curated(args: argparse.Namespace) -> int:
+    from corpus.classes import load_class_list
+    from corpus.curated import curated_path, lint_curated, load_curated
+
+    datasets = args.datasets or sorted(
+        p.stem for p in curated_path("x").parent.glob("*.jsonl"))
+    failed = 0
+    for dataset in datasets:
+        problems = lint_curated(load_curated(dataset), load_class_list(dataset))
+        for p in problems:
+            print(f"{dataset}: {p}", file=sys.stderr)
+        print(f"{dataset}: {'ok' if not problems else f'{len(problems)} problem(s)'}")
+        failed += bool(problems)
+    return 1 if failed else 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="subtext", description=__doc__)
+    groups = top.add_subparsers(dest="group", required=True)
+    corpus = groups.add_parser("corpus", help="build and inspect text-knowledge bundles")
+    sub = corpus.add_subparsers(dest="command", required=True)
+
+    b = sub.add_parser("build", help="build a corpus bundle for a dataset")
+    b.add_argument("--dataset", required=True,
+                   help="built-in dataset (hmdb51, ucf101, kinetics400, …) or a classes.csv path")
+    b.add_argument("--classes", type=int, default=None, help="only the first N classes")
+    b.add_argument("--out", default=None, help="bundle directory (default artifacts/corpora/DS)")
+    b.add_argument("--config", default=None, help="YAML config (default data/configs/default.yaml)")
+    b.add_argument("--clip", default=None, help="add an open_clip text encoder, e.g. ViT-B-32")
+    b.add_argument("--pretrained", default=None,
+                   help="its weights: a tag (networked), a checkpoint path, or 'random'")
+    b.add_argument("--force", action="store_true", help="rebuild even if up to date")
+    b.set_defaults(func=cmd_build)
+
+    v = sub.add_parser("verify", help="check checksums, schema, counts and cross-references")
+    v.add_argument("bundle")
+    v.set_defaults(func=cmd_verify)
+
+    s = sub.add_parser("show", help="print a bundle's summary or one class's text knowledge")
+    s.add_argument("bundle")
+    s.add_argument("--class", dest="cls", default=None, help="class name or id")
+    s.set_defaults(func=cmd_show)
+
+    e = sub.add_parser("embed", help="add or replace one CLIP encoder's embeddings")
+    e.add_argument("bundle")
+    e.add_argument("--clip", required=True, help="open_clip model name, e.g. ViT-B-16")
+    e.add_argument("--pretrained", required=True, help="a tag, a checkpoint path, or 'random'")
+    e.add_argument("--seed", type=int, default=0, help="seed for random weights")
+    e.set_defaults(func=cmd_embed)
+
+    lint = sub.add_parser("lint-curated", help="check data/curated/*.jsonl against the rules")
+    lint.add_argument("datasets", nargs="*")
+    lint.set_defaults(func=cmd_lint_curated)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if getattr(args, "clip", None) and args.command == "build" and not args.pretrained:
+        print("error: --clip needs --pretrained (a tag, a path, or 'random')", file=sys.stderr)
+        return 2
+    try:
+        return args.func(args)
+    except SubtextError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: caches keep everything done so far; rerun to resume",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

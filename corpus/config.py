@@ -1,0 +1,142 @@
+"""Corpus build configuration: YAML validated by typed models, defaults that run offline."""
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from corpus.errors import ConfigError
+from corpus.paths import data_dir
+
+EMBEDDED = "embedded"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Endpoint(_Strict):
+    """One OpenAI-compatible endpoint and model. `base_url: embedded` is the local SmolLM2."""
+
+    name: str
+    base_url: str
+    model: str
+    api_key_env: str | None = None  # the variable's NAME; its value is never stored
+    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    max_tokens: int = Field(256, ge=16)
+    timeout_s: float = Field(60.0, gt=0)
+    retries: int = Field(4, ge=0, le=20)  # transport faults (429, 5xx, timeouts)
+    attempts: int = Field(3, ge=1, le=10)  # replies that fail validation
+    concurrency: int = Field(4, ge=1, le=256)
+    structured_output: Literal["openai", "llama_cpp", "json_object", "none"] = "openai"
+    seed: int | None = 0
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_an_id(cls, v: str) -> str:
+        if not v or any(c in v for c in "/:\\ "):
+            raise ValueError(f"endpoint name {v!r} must be non-empty without '/', ':' or spaces")
+        return v
+
+    @property
+    def embedded(self) -> bool:
+        return self.base_url == EMBEDDED
+
+
+def embedded_endpoint() -> Endpoint:
+    return Endpoint(
+        name="embedded",
+        base_url=EMBEDDED,
+        model="SmolLM2-135M-Instruct-Q4_1",
+        temperature=0.0,
+        max_tokens=200,
+        timeout_s=120,
+        retries=2,
+        attempts=3,
+        concurrency=1,  # llama.cpp's server answers one request at a time
+        structured_output="llama_cpp",
+    )
+
+
+class TPPConfig(_Strict):
+    alpha: Literal["paper"] = "paper"
+    beta: Literal["paper", "diversity"] = "paper"
+    epsilon: float = Field(1e-6, gt=0, lt=0.1)
+    # Two sub-texts whose embeddings are at least this similar count as duplicates.
+    near_duplicate_cosine: float = Field(0.97, gt=0, le=1)
+    # `auto`: the first CLIP encoder with real weights, else the offline MiniLM.
+    encoder: str = "auto"
+
+
+class ClipEncoder(_Strict):
+    """An open_clip text encoder whose embeddings go into the bundle."""
+
+    model: str
+    pretrained: str  # a tag (networked machine), a checkpoint path, or `random`
+    seed: int = 0  # random weights only
+
+
+class CorpusConfig(_Strict):
+    class_template: str = "{}"
+    n_subtexts: int = Field(4, ge=2, le=8)
+    seed: int = 0
+    prompts: str = "subtexts-v1"
+    curated: Literal["auto", "always", "never"] = "auto"
+    endpoints: list[Endpoint] = Field(default_factory=list)
+    tpp: TPPConfig = Field(default_factory=TPPConfig)
+    encoders: list[ClipEncoder] = Field(default_factory=list)
+    embed_batch_size: int = Field(64, ge=1)
+
+    @field_validator("class_template")
+    @classmethod
+    def _one_slot(cls, v: str) -> str:
+        if v.count("{}") != 1:
+            raise ValueError(f"class_template {v!r} must contain exactly one '{{}}'")
+        return v
+
+    @field_validator("endpoints")
+    @classmethod
+    def _unique_names(cls, v: list[Endpoint]) -> list[Endpoint]:
+        names = [e.name for e in v]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"endpoint names must be unique, repeated: {dupes}")
+        return v
+
+    def llm_endpoints(self) -> list[Endpoint]:
+        """The configured endpoints, or the embedded model when none is configured."""
+        return self.endpoints or [embedded_endpoint()]
+
+
+def default_config_path() -> Path:
+    return data_dir() / "configs" / "default.yaml"
+
+
+def load_config(path: str | Path | None = None) -> CorpusConfig:
+    path = Path(path) if path else default_config_path()
+    if not path.is_file():
+        raise ConfigError(f"config {path}: no such file")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise ConfigError(f"config {path}: not valid YAML: {err}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config {path}: expected a mapping at the top level")
+    try:
+        return CorpusConfig.model_validate(raw)
+    except ValidationError as err:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in err.errors()
+        )
+        raise ConfigError(f"config {path}: {problems}") from None
+
+
+def resolve_config(path: str | Path | None, clip: str | None = None,
+                   pretrained: str | None = None, seed: int = 0) -> CorpusConfig:
+    """The config file with command-line encoder overrides applied."""
+    cfg = load_config(path)
+    if clip:
+        extra = ClipEncoder(model=clip, pretrained=pretrained or "random", seed=seed)
+        cfg = cfg.model_copy(update={"encoders": [*cfg.encoders, extra]})
+    return cfg

@@ -1,0 +1,33 @@
+"""`subtext corpus embed`: add or replace one encoder's embeddings in an existing bundle,
+without regenerating any text (labs use several backbones on the same text)."""
+
+from pathlib import Path
+
+from corpus import build
+from corpus import bundle as store
+from corpus.config import ClipEncoder
+from corpus.encoders import EmbeddingCache, create_encoder
+from corpus.errors import BundleError
+
+
+def embed_bundle(bundle: Path, spec: ClipEncoder, batch_size: int = 64) -> dict:
+    problems = store.verify_bundle(bundle)
+    if problems:
+        raise BundleError(f"bundle {bundle} does not verify, not touching it: {problems[0]}")
+    with store.bundle_lock(bundle):
+        manifest = store.read_manifest(bundle)
+        encoder = create_encoder(spec)
+        rows = build.embedding_rows(store.read_table(bundle, "classes.parquet"),
+                                    store.read_table(bundle, "subtexts.parquet"))
+        table = build.embeddings_table(encoder, rows, EmbeddingCache(), batch_size)
+        info = {**encoder.describe(), "file": store.embeddings_file(encoder.id)}
+        staging = store.stage_copy(bundle)
+        target = staging / info["file"]
+        if target.exists():
+            target.unlink()  # a hard link to the live file: replace, never write through it
+        store.write_table(target, table)
+        manifest["encoders"] = [e for e in manifest["encoders"] if e["id"] != encoder.id] + [info]
+        (staging / "README.md").unlink()
+        (staging / "README.md").write_text(build.dataset_card(manifest), encoding="utf-8")
+        store.commit(staging, bundle, manifest)
+    return info

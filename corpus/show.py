@@ -1,0 +1,50 @@
+"""`subtext corpus show`: a bundle's summary, or one class's candidate sets and TPP."""
+
+from pathlib import Path
+
+from corpus import bundle as store
+from corpus.errors import SubtextError
+
+
+def show(bundle: Path, cls: str | None) -> str:
+    manifest = store.read_manifest(bundle)
+    classes = store.read_table(bundle, "classes.parquet").to_pylist()
+    if cls is None:
+        return _summary(manifest, classes)
+    match = [c for c in classes if c["name"] == cls or str(c["class_id"]) == cls]
+    if not match:
+        raise SubtextError(f"bundle {bundle}: no class {cls!r} (names or ids 0..{len(classes)-1})")
+    c = match[0]
+    rows = [r for r in store.read_table(bundle, "subtexts.parquet").to_pylist()
+            if r["class_id"] == c["class_id"]]
+    lines = [f"{c['class_id']}: {c['name']} — text {c['text']!r} — {c['status']}"]
+    for cid in sorted({r["candidate_id"] for r in rows}):
+        cand = [r for r in rows if r["candidate_id"] == cid]
+        head = cand[0]
+        mark = "*" if head["selected"] else " "
+        score = (f"TPP {head['tpp']:.3f}" if head["tpp"] is not None
+                 else f"rejected: {head['rejected_reason']}")
+        lines.append(f"{mark} [{cid}] {head['source']}  {score}")
+        lines += [f"      {r['position']}. {r['text']}" for r in cand]
+    failures = [f for f in store.read_table(bundle, "failures.parquet").to_pylist()
+                if f["class_id"] == c["class_id"]]
+    lines += [f"  failed {f['source']}: {f['reason']}" for f in failures]
+    return "\n".join(lines)
+
+
+def _summary(manifest: dict, classes: list[dict]) -> str:
+    ds, counts, tpp = manifest["dataset"], manifest["counts"], manifest["tpp"]
+    lines = [
+        f"dataset {ds['name']}: {ds['n_classes']} of {ds['n_classes_in_list']} classes, "
+        f"{counts['classes_ok']} ok, {counts['classes_failed']} failed",
+        f"created {manifest['created_at']}, schema {manifest['schema_version']}",
+        f"TPP encoder {tpp['encoder']} (alpha {tpp['alpha']}, beta {tpp['beta']}), "
+        f"dataset mean {tpp['dataset_mean']}",
+    ]
+    for source, mean in tpp["mean_by_source"].items():
+        lines.append(f"  {source}: mean TPP {mean:.3f}, selected "
+                     f"{tpp['selected_by_source'].get(source, 0)}")
+    lines.append("encoders:")
+    lines += [f"  {e['id']}: weights {e['weights']}, dim {e['dim']}, tokens {e['tokens']}"
+              for e in manifest["encoders"]]
+    return "\n".join(lines)

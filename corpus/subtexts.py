@@ -1,0 +1,144 @@
+"""Sub-text candidate sets (Storyboard/SFAR, METHODS.md §1a): where they are generated and checked.
+
+A *source* turns one action class into one candidate set of N sub-texts. An LLM
+source is a (model, question prompt) pair; a curated source is one perspective of
+the project's reference text. Every source of every class is tried, and TPP later
+picks one set per class.
+"""
+
+import re
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from corpus.classes import ActionClass
+from corpus.llm.client import LLMClient, ReplyInvalid
+from corpus.prompts import PromptSet, Question
+from corpus.text import jaccard, normalise
+
+# A reply may not smuggle raw newlines or control characters into a sub-text; the
+# pattern also makes llama.cpp's grammar keep strings on one line (OFFLINE.md).
+SUBTEXT_PATTERN = r"^[A-Za-z0-9 ,.;:'()/-]{1,120}$"
+MAX_SUBTEXT_CHARS = 200
+# Word-set overlap at which two sub-texts say the same thing in other words.
+NEAR_DUPLICATE_JACCARD = 0.8
+
+
+@dataclass(frozen=True)
+class Candidate:
+    class_id: int
+    source: str
+    source_kind: str  # llm | curated | import
+    model: str | None
+    prompt_id: str | None
+    subtexts: tuple[str, ...]
+
+
+class Source(Protocol):
+    id: str
+    kind: str
+    attempts: int
+
+    def candidate(self, action: ActionClass) -> Candidate: ...
+
+    def describe(self) -> dict: ...
+
+
+def subtext_schema(n: int) -> dict:
+    return {
+        "type": "object",
+        "properties": {
+            "subtexts": {
+                "type": "array",
+                "items": {"type": "string", "pattern": SUBTEXT_PATTERN},
+                "minItems": n,
+                "maxItems": n,
+            }
+        },
+        "required": ["subtexts"],
+    }
+
+
+_NUMBERING = re.compile(r"^\s*(?:step\s*)?\d+\s*[.):-]\s*", re.IGNORECASE)
+
+
+def clean_subtext(text: str) -> str:
+    """Collapse whitespace and drop list numbering ("1. ", "Step 2:") a model may add."""
+    return " ".join(_NUMBERING.sub("", text).split())
+
+
+def parse_subtext_reply(reply: Any, n: int) -> tuple[str, ...]:
+    """A reply's sub-texts, or ReplyInvalid saying what is wrong with its structure."""
+    if not isinstance(reply, dict) or "subtexts" not in reply:
+        raise ReplyInvalid(f"expected an object with key 'subtexts', got {str(reply)[:80]!r}")
+    items = reply["subtexts"]
+    if not isinstance(items, list) or not all(isinstance(s, str) for s in items):
+        raise ReplyInvalid("'subtexts' must be a list of strings")
+    if len(items) != n:
+        raise ReplyInvalid(f"expected {n} sub-texts, got {len(items)}")
+    cleaned = tuple(clean_subtext(s) for s in items)
+    too_long = [s for s in cleaned if len(s) > MAX_SUBTEXT_CHARS]
+    if too_long:
+        raise ReplyInvalid(f"sub-text longer than {MAX_SUBTEXT_CHARS} characters")
+    return cleaned
+
+
+def textual_reject_reason(label: str, subtexts: tuple[str, ...], n: int) -> str | None:
+    """Why a candidate set is degenerate before any embedding is computed, or None.
+
+    TPP is +inf for a sub-text identical to the class text (alpha(1) = 0) or a set of
+    identical sub-texts (beta(0) = 0), and high for sets that merely echo the class
+    name: such sets must never reach selection.
+    """
+    if len(subtexts) != n:
+        return f"expected {n} sub-texts, got {len(subtexts)}"
+    normalised = [normalise(s) for s in subtexts]
+    if any(not s for s in normalised):
+        return "empty sub-text"
+    if len(set(normalised)) < n:
+        return "duplicate sub-texts"
+    if normalise(label) in normalised:
+        return "sub-text restates the class name"
+    for i in range(n):
+        for j in range(i + 1, n):
+            overlap = jaccard(subtexts[i], subtexts[j])
+            if overlap >= NEAR_DUPLICATE_JACCARD:
+                return f"near-duplicate sub-texts (word overlap {overlap:.2f})"
+    return None
+
+
+@dataclass
+class LLMSource:
+    """One (model, question prompt) pair."""
+
+    client: LLMClient
+    prompts: PromptSet
+    question: Question
+    n: int
+    kind: str = "llm"
+
+    @property
+    def id(self) -> str:
+        return f"{self.client.endpoint.name}/{self.question.id}"
+
+    @property
+    def attempts(self) -> int:
+        return self.client.endpoint.attempts
+
+    def candidate(self, action: ActionClass) -> Candidate:
+        reply = self.client.complete_json(
+            self.prompts.messages(self.question, action.label, self.n),
+            subtext_schema(self.n),
+            lambda r: parse_subtext_reply(r, self.n),
+        )
+        return Candidate(action.class_id, self.id, self.kind, self.client.endpoint.model,
+                         self.question.id, reply.value)
+
+    def describe(self) -> dict:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "endpoint": self.client.describe(),
+            "prompt_set": self.prompts.id,
+            "prompt_id": self.question.id,
+            "prompt_sha256": self.prompts.sha256,
+        }

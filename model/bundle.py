@@ -1,0 +1,149 @@
+"""Reading a corpus bundle (docs/corpus-format.md, schema version 1) and verifying it.
+
+Every file the learner reads is checked against the manifest's sha256 before use; the
+learner trusts nothing else about the bundle and never imports the pipeline.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from model.errors import LearnerError
+
+FORMAT = "subtext-corpus"
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class ClassText:
+    """What the heads know about one class, as float32 arrays in CLIP's joint space."""
+
+    class_id: int
+    name: str
+    text: str
+    pooled: np.ndarray  # (D,) global text embedding t_c
+    words: np.ndarray  # (W, D) word embeddings T_c
+    subtexts: list[str] = field(default_factory=list)
+    subtext_words: list[np.ndarray] = field(default_factory=list)  # N × (W_n, D): S_c,n
+
+
+@dataclass
+class Bundle:
+    root: Path
+    manifest: dict
+    encoder: dict  # the manifest's entry for the encoder whose embeddings are used
+    classes: list[ClassText]
+
+    @property
+    def dim(self) -> int:
+        return int(self.encoder["dim"])
+
+    @property
+    def class_names(self) -> list[str]:
+        return [c.name for c in self.classes]
+
+    @property
+    def random_weights(self) -> bool:
+        return self.encoder.get("weights") == "random"
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_manifest(root: Path) -> dict:
+    path = root / "manifest.json"
+    if not path.is_file():
+        raise LearnerError(f"{root}: not a corpus bundle (no manifest.json; an incomplete "
+                           f"build leaves none)")
+    manifest = json.loads(path.read_text())
+    if manifest.get("format") != FORMAT:
+        raise LearnerError(f"{path}: format is {manifest.get('format')!r}, expected {FORMAT!r}")
+    if manifest.get("schema_version") != SCHEMA_VERSION:
+        raise LearnerError(f"{path}: schema_version {manifest.get('schema_version')!r}; this "
+                           f"learner reads schema version {SCHEMA_VERSION}")
+    return manifest
+
+
+def verified_path(root: Path, manifest: dict, name: str) -> Path:
+    """The bundle file `name`, after checking it against the manifest's sha256."""
+    entry = manifest.get("files", {}).get(name)
+    if entry is None:
+        raise LearnerError(f"{root / 'manifest.json'}: file {name!r} is not listed in `files`")
+    path = root / name
+    if not path.is_file():
+        raise LearnerError(f"{path}: listed in the manifest but missing")
+    actual = file_sha256(path)
+    if actual != entry["sha256"]:
+        raise LearnerError(f"{path}: sha256 {actual} does not match the manifest's "
+                           f"{entry['sha256']} — the file was changed after the bundle was "
+                           f"built; rebuild the bundle")
+    return path
+
+
+def choose_encoder(manifest: dict, encoder_id: str | None) -> dict:
+    encoders = manifest.get("encoders") or []
+    if encoder_id is not None:
+        for entry in encoders:
+            if entry["id"] == encoder_id:
+                return entry
+        raise LearnerError(f"bundle has no encoder {encoder_id!r}; it has "
+                           f"{[e['id'] for e in encoders]}")
+    # The heads need word embeddings, which only CLIP-style text encoders store.
+    usable = [e for e in encoders if e.get("tokens") and e.get("library", "").startswith(
+        "open_clip")]
+    if not usable:
+        raise LearnerError(f"bundle has no open_clip encoder with word embeddings (encoders: "
+                           f"{[e['id'] for e in encoders]}); build it with an open_clip encoder")
+    return usable[0]
+
+
+def _stack(rows) -> np.ndarray:
+    return np.asarray([np.asarray(r, dtype=np.float32) for r in rows], dtype=np.float32)
+
+
+def load_bundle(root: str | Path, encoder_id: str | None = None) -> Bundle:
+    root = Path(root)
+    manifest = read_manifest(root)
+    encoder = choose_encoder(manifest, encoder_id)
+    emb_name = encoder.get("file") or f"embeddings/{encoder['id']}.parquet"
+    classes = pq.read_table(verified_path(root, manifest, "classes.parquet")).to_pylist()
+    subtexts = pq.read_table(verified_path(root, manifest, "subtexts.parquet")).to_pylist()
+    emb = pq.read_table(verified_path(root, manifest, emb_name)).to_pylist()
+
+    class_rows = {r["class_id"]: r for r in emb if r["kind"] == "class"}
+    sub_rows = {(r["class_id"], r["candidate_id"], r["position"]): r
+                for r in emb if r["kind"] == "subtext"}
+    out = []
+    for c in sorted(classes, key=lambda r: r["class_id"]):
+        row = class_rows.get(c["class_id"])
+        if row is None or row["tokens"] is None:
+            raise LearnerError(f"{root / emb_name}: no class embedding with tokens for class "
+                               f"{c['class_id']} ({c['name']})")
+        ct = ClassText(c["class_id"], c["name"], c["text"],
+                       np.asarray(row["pooled"], dtype=np.float32), _stack(row["tokens"]))
+        if c["status"] == "ok":
+            chosen = sorted((s for s in subtexts if s["class_id"] == c["class_id"]
+                             and s["candidate_id"] == c["selected_candidate"]),
+                            key=lambda s: s["position"])
+            for s in chosen:
+                srow = sub_rows.get((s["class_id"], s["candidate_id"], s["position"]))
+                if srow is None or srow["tokens"] is None:
+                    raise LearnerError(f"{root / emb_name}: selected sub-text {s['position']} "
+                                       f"of class {c['name']} has no word embeddings")
+                ct.subtexts.append(s["text"])
+                ct.subtext_words.append(_stack(srow["tokens"]))
+        out.append(ct)
+    dims = {c.pooled.shape[0] for c in out}
+    if dims != {int(encoder["dim"])}:
+        raise LearnerError(f"{root / emb_name}: embedding dims {dims} != manifest dim "
+                           f"{encoder['dim']}")
+    return Bundle(root, manifest, encoder, out)
