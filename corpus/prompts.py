@@ -1,6 +1,9 @@
-"""Prompt sets as versioned data files (`data/prompts/<id>.yaml`); their hashes go into the manifest."""
+"""Prompt sets as versioned data files (`data/prompts/<id>.yaml`).
+
+Their hashes go into the manifest."""
 
 import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,10 +27,19 @@ class PromptSet:
     questions: tuple[Question, ...]
     path: Path
     sha256: str
+    example_label: str | None = None
+    example_subtexts: tuple[str, ...] = ()
+
+    def system_text(self) -> str:
+        example = ""
+        if self.example_subtexts:
+            reply = json.dumps({"subtexts": list(self.example_subtexts)})
+            example = f'Example for the action "{self.example_label}":\n{reply}'
+        return self.system.replace("{example}", example).strip()
 
     def messages(self, question: Question, label: str, n: int) -> list[dict[str, str]]:
         return [
-            {"role": "system", "content": self.system.strip()},
+            {"role": "system", "content": self.system_text()},
             {"role": "user", "content": question.text.format(label=label, n=n).strip()},
         ]
 
@@ -37,7 +49,7 @@ class PromptSet:
             "version": self.version,
             "file": self.path.name,
             "sha256": self.sha256,
-            "system": self.system.strip(),
+            "system": self.system_text(),
             "questions": {q.id: q.text for q in self.questions},
         }
 
@@ -64,6 +76,8 @@ def load_prompt_set(name: str) -> PromptSet:
             questions=questions,
             path=path,
             sha256=hashlib.sha256(raw_bytes).hexdigest(),
+            example_label=(raw.get("example") or {}).get("label"),
+            example_subtexts=tuple((raw.get("example") or {}).get("subtexts", [])),
         )
     except (yaml.YAMLError, UnicodeDecodeError, KeyError, TypeError, ValueError) as err:
         raise ConfigError(

@@ -51,8 +51,10 @@ def score_class(
     vectors: dict[str, np.ndarray],
     n: int,
     cfg: TPPConfig,
+    priority: dict[str, int] | None = None,
 ) -> list[ScoredCandidate]:
-    """Score every candidate of one class and mark the highest-TPP valid set selected."""
+    """Score every candidate of one class and mark the selected set: the highest TPP among
+    the valid sets of the best (lowest) priority tier; with one tier, plain TPP selection."""
     scored = []
     for candidate_id, cand in candidates:
         reason = textual_reject_reason(label, cand.subtexts, n)
@@ -65,13 +67,22 @@ def score_class(
         terms = tpp_terms(class_vec, subtext_vecs, cfg.alpha, cfg.beta, cfg.epsilon)
         scored.append(ScoredCandidate(candidate_id, cand, None, terms.sigma, terms.delta,
                                       terms.tpp))
-    valid = [s for s in scored if s.tpp is not None]
-    if not valid:
+    best = select(scored, priority or {})
+    if best is None:
         return scored
-    # Ties go to the earlier source, so selection is deterministic.
-    best = max(valid, key=lambda s: (s.tpp, -s.candidate_id)).candidate_id
     return [
         ScoredCandidate(s.candidate_id, s.candidate, s.rejected_reason, s.sigma, s.delta, s.tpp,
                         selected=s.candidate_id == best)
         for s in scored
     ]
+
+
+def select(scored: list[ScoredCandidate], priority: dict[str, int]) -> int | None:
+    """candidate_id of the selected set, or None when no set is valid."""
+    valid = [s for s in scored if s.tpp is not None]
+    if not valid:
+        return None
+    tier = min(priority.get(s.candidate.source, 0) for s in valid)
+    in_tier = [s for s in valid if priority.get(s.candidate.source, 0) == tier]
+    # Ties go to the earlier source, so selection is deterministic.
+    return max(in_tier, key=lambda s: (s.tpp, -s.candidate_id)).candidate_id

@@ -37,6 +37,7 @@ class Source(Protocol):
     id: str
     kind: str
     attempts: int
+    priority: int
 
     def candidate(self, action: ActionClass) -> Candidate: ...
 
@@ -66,8 +67,8 @@ def clean_subtext(text: str) -> str:
     return " ".join(_NUMBERING.sub("", text).split())
 
 
-def parse_subtext_reply(reply: Any, n: int) -> tuple[str, ...]:
-    """A reply's sub-texts, or ReplyInvalid saying what is wrong with its structure."""
+def parse_subtext_reply(reply: Any, n: int, example: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """A reply's sub-texts, or ReplyInvalid saying what is wrong with it as a reply."""
     if not isinstance(reply, dict) or "subtexts" not in reply:
         raise ReplyInvalid(f"expected an object with key 'subtexts', got {str(reply)[:80]!r}")
     items = reply["subtexts"]
@@ -79,6 +80,9 @@ def parse_subtext_reply(reply: Any, n: int) -> tuple[str, ...]:
     too_long = [s for s in cleaned if len(s) > MAX_SUBTEXT_CHARS]
     if too_long:
         raise ReplyInvalid(f"sub-text longer than {MAX_SUBTEXT_CHARS} characters")
+    copied = [s for s in cleaned for e in example if jaccard(s, e) >= NEAR_DUPLICATE_JACCARD]
+    if copied:
+        raise ReplyInvalid(f"copies the prompt's worked example: {copied[0][:60]!r}")
     return cleaned
 
 
@@ -124,11 +128,15 @@ class LLMSource:
     def attempts(self) -> int:
         return self.client.endpoint.attempts
 
+    @property
+    def priority(self) -> int:
+        return self.client.endpoint.priority
+
     def candidate(self, action: ActionClass) -> Candidate:
         reply = self.client.complete_json(
             self.prompts.messages(self.question, action.label, self.n),
             subtext_schema(self.n),
-            lambda r: parse_subtext_reply(r, self.n),
+            lambda r: parse_subtext_reply(r, self.n, self.prompts.example_subtexts),
         )
         return Candidate(action.class_id, self.id, self.kind, self.client.endpoint.model,
                          self.question.id, reply.value)
@@ -141,4 +149,5 @@ class LLMSource:
             "prompt_set": self.prompts.id,
             "prompt_id": self.question.id,
             "prompt_sha256": self.prompts.sha256,
+            "priority": self.priority,
         }

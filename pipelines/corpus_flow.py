@@ -42,19 +42,20 @@ def _bar(total: int, desc: str, unit: str) -> tqdm:
 
 
 @task(name="score-tpp", cache_policy=NO_CACHE)
-def score(cfg: CorpusConfig, generated: list[build.GeneratedClass],
-          cache: EmbeddingCache) -> tuple[list[build.ScoredClass], dict, object]:
+def score(cfg: CorpusConfig, generated: list[build.GeneratedClass], cache: EmbeddingCache,
+          priority: dict[str, int]) -> tuple[list[build.ScoredClass], dict, object]:
     encoder = build.tpp_encoder(cfg)
-    n_texts = len(generated) + sum(len(c.subtexts) for g in generated for _, c in g.candidates)
-    with _bar(n_texts, f"embed for TPP ({encoder.id})", "text") as bar:
-        scored = build.score_classes(cfg, generated, encoder, cache, progress=bar.update)
+    with _bar(len(build.tpp_texts(cfg, generated)), f"embed for TPP ({encoder.id})",
+              "text") as bar:
+        scored = build.score_classes(cfg, generated, encoder, cache, priority,
+                                     progress=bar.update)
     return scored, encoder.describe(), encoder
 
 
 @task(name="embed-texts", cache_policy=NO_CACHE, task_run_name="embed-{encoder_id}")
 def embed(encoder_id: str, encoder, rows: list[dict], cache: EmbeddingCache,
           batch_size: int) -> object:
-    with _bar(len(rows), f"embed ({encoder_id})", "text") as bar:
+    with _bar(len({r["text"] for r in rows}), f"embed ({encoder_id})", "text") as bar:
         return build.embeddings_table(encoder, rows, cache, batch_size, progress=bar.update)
 
 
@@ -123,7 +124,8 @@ def build_corpus(dataset: str, out: str, classes: int | None = None,
 
         cache = EmbeddingCache()
         started = time.perf_counter()
-        scored, tpp_encoder_info, tpp_enc = score(cfg, generated, cache)
+        priority = {s.id: s.priority for s in sources}
+        scored, tpp_encoder_info, tpp_enc = score(cfg, generated, cache, priority)
         tables = {
             "classes.parquet": build.classes_table(scored),
             "subtexts.parquet": build.subtexts_table(scored),
@@ -143,7 +145,7 @@ def build_corpus(dataset: str, out: str, classes: int | None = None,
                 "`subtext corpus embed %s --clip MODEL --pretrained TAG|PATH`.",
                 tpp_encoder_info["id"], out)
 
-        tpp = build.tpp_summary(cfg, scored, tpp_enc)
+        tpp = build.tpp_summary(cfg, scored, tpp_enc, priority)
         manifest = build.manifest(
             cfg=cfg, class_list=class_list, prompts=prompts, sources=source_info, tpp=tpp,
             encoders=encoder_info,

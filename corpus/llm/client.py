@@ -213,7 +213,7 @@ class LLMClient:
     def complete_json(
         self, messages: list[dict], schema: dict, validate: Callable[[Any], T]
     ) -> Reply:
-        """Ask for JSON matching `schema`; `validate` turns it into a value or raises ReplyInvalid."""
+        """Ask for JSON matching `schema`; `validate` makes it a value or raises ReplyInvalid."""
         e = self.endpoint
         reasons: list[str] = []
         for attempt in range(e.attempts):

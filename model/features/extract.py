@@ -1,0 +1,183 @@
+"""Extract frame features once with the frozen visual encoder of the bundle's CLIP.
+
+    python -m model.features.extract --bundle B --list train.txt [--videos ROOT] --out CACHE
+    torchrun --nproc_per_node=N -m model.features.extract …      # shards split over ranks
+
+Decoding (PyAV, in DataLoader worker processes) overlaps with encoding in the main
+process. Unreadable videos are recorded in their shard's index and skipped.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from model.bundle import load_bundle
+from model.clip import clip_for_encoder_entry
+from model.errors import LearnerError
+from model.features.cache import atomic_write_bytes, shard_done, write_shard
+from model.video.decode import UnreadableVideo, clip_preprocess, read_frames
+from model.video.lists import VideoItem, read_list
+
+
+class _Frames(Dataset):
+    def __init__(self, items: list[VideoItem], frames: int, crops: int, image_size: int,
+                 mean, std):
+        self.items, self.frames, self.crops = items, frames, crops
+        self.image_size, self.mean, self.std = image_size, mean, std
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int):
+        t0 = time.perf_counter()
+        try:
+            raw = read_frames(self.items[i], self.frames)
+        except UnreadableVideo as err:
+            return i, None, str(err), time.perf_counter() - t0
+        x = clip_preprocess(raw, self.image_size, self.mean, self.std, self.crops)
+        return i, x, None, time.perf_counter() - t0
+
+
+def _first(batch):
+    return batch[0]
+
+
+def _dist() -> tuple[int, int]:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+
+def extract(bundle_dir: str, list_file: str, out: str, videos: str | None = None,
+            frames: int = 16, crops: int = 1, shard_size: int = 256, batch_frames: int = 256,
+            workers: int = 1, checkpoint: str | None = None, device: str = "cpu",
+            dtype: str = "float32", progress: bool = True) -> dict:
+    """Fill the cache at `out`; returns timing stats (decode s, encode s, wall s)."""
+    bundle = load_bundle(bundle_dir)
+    items = read_list(list_file, videos, num_classes=len(bundle.classes))
+    root = Path(out)
+    root.mkdir(parents=True, exist_ok=True)
+    rank, world = _dist()
+    meta = {
+        "encoder": bundle.encoder["id"],
+        "model": bundle.encoder["model"],
+        "weights": bundle.encoder.get("weights"),
+        "weights_sha256": bundle.encoder["weights_sha256"],
+        "list_file": str(list_file),
+        "list_sha256": hashlib.sha256(Path(list_file).read_bytes()).hexdigest(),
+        "n_videos": len(items),
+        "cache_frames": frames,
+        "crops": crops,
+        "shard_size": shard_size,
+        "n_shards": (len(items) + shard_size - 1) // shard_size,
+        "dtype": dtype,
+    }
+    meta_path = root / "meta.json"
+    if meta_path.is_file():
+        old = json.loads(meta_path.read_text())
+        if old != meta:
+            changed = sorted(k for k in meta if old.get(k) != meta[k])
+            raise LearnerError(f"{root}: an existing cache was made with different settings "
+                               f"({', '.join(changed)}); use another --out or delete it")
+    elif rank == 0:
+        atomic_write_bytes(meta_path, json.dumps(meta, indent=1).encode())
+
+    model = clip_for_encoder_entry(bundle.encoder, checkpoint).to(device)
+    visual = model.visual
+    pre = visual.preprocess_cfg
+    image_size = pre["size"][0] if isinstance(pre["size"], tuple | list) else pre["size"]
+    stats = {"videos": 0, "frames": 0, "failed": 0, "decode_s": 0.0, "encode_s": 0.0,
+             "wait_s": 0.0}
+    wall = time.perf_counter()
+    mine = [i for i in range(meta["n_shards"]) if i % world == rank and not shard_done(root, i)]
+    for shard in tqdm(mine, desc=f"extract rank {rank}", disable=not progress):
+        chunk = items[shard * shard_size:(shard + 1) * shard_size]
+        loader = DataLoader(_Frames(chunk, frames, crops, image_size, pre["mean"], pre["std"]),
+                            batch_size=1, collate_fn=_first, num_workers=workers,
+                            prefetch_factor=4 if workers else None)
+        feats = np.zeros((len(chunk), crops, frames, bundle.dim), dtype=dtype)
+        ok = np.zeros(len(chunk), dtype=bool)
+        failed = []
+        pending: list[tuple[int, torch.Tensor]] = []
+
+        def encode(pending=pending, feats=feats, ok=ok):
+            if not pending:
+                return
+            t0 = time.perf_counter()
+            x = torch.cat([p[1].flatten(0, 1) for p in pending]).to(device)
+            with torch.inference_mode():
+                y = visual(x).float().cpu().numpy()
+            y = y.reshape(len(pending), crops, frames, -1)
+            for k, (row, _) in enumerate(pending):
+                feats[row], ok[row] = y[k], True
+            stats["encode_s"] += time.perf_counter() - t0
+            pending.clear()
+
+        t_wait = time.perf_counter()
+        for row, x, error, decode_s in loader:
+            stats["wait_s"] += time.perf_counter() - t_wait
+            stats["decode_s"] += decode_s
+            if x is None:
+                failed.append({"path": chunk[row].path, "label": chunk[row].label,
+                               "error": error})
+            else:
+                pending.append((row, x))
+                stats["frames"] += crops * frames
+                if len(pending) * crops * frames >= batch_frames:
+                    encode()
+            t_wait = time.perf_counter()
+        encode()
+        keep = np.flatnonzero(ok)
+        index = {"videos": [{"path": chunk[r].path, "label": chunk[r].label} for r in keep],
+                 "failed": failed}
+        write_shard(root, shard, feats[keep], index)
+        stats["videos"] += len(keep)
+        stats["failed"] += len(failed)
+    stats["wall_s"] = time.perf_counter() - wall
+    return stats
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Extract frozen CLIP frame features.")
+    parser.add_argument("--bundle", required=True)
+    parser.add_argument("--list", required=True, help="MMAction2-style list file")
+    parser.add_argument("--videos", help="root the list's paths are relative to "
+                                         "(default: the list file's folder)")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--frames", type=int, default=16,
+                        help="frames cached per video (TSN centres); training samples "
+                             "its L frames among these")
+    parser.add_argument("--crops", type=int, default=1, help="spatial crops (1 or 3)")
+    parser.add_argument("--shard-size", type=int, default=256)
+    parser.add_argument("--workers", type=int, default=1, help="decoding processes")
+    parser.add_argument("--checkpoint", help="local open_clip checkpoint instead of the "
+                                             "manifest's `pretrained`")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = parser.parse_args(argv)
+    distributed = int(os.environ.get("WORLD_SIZE", 1)) > 1
+    if distributed:
+        torch.distributed.init_process_group("nccl" if args.device == "cuda" else "gloo")
+        if args.device == "cuda":
+            torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
+    try:
+        stats = extract(args.bundle, args.list, args.out, args.videos, args.frames,
+                        args.crops, args.shard_size, workers=args.workers,
+                        checkpoint=args.checkpoint, device=args.device)
+    except LearnerError as err:
+        raise SystemExit(f"error: {err}") from None
+    if distributed:
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+    print(json.dumps(stats))
+
+
+if __name__ == "__main__":
+    main()

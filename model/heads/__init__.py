@@ -1,0 +1,10 @@
+"""Video heads: frame embeddings (B, L, D) + class text -> video–class logits (B, C).
+
+`create_head(name, dim, **options)` (registry.py) builds one; each head is one file."""
+
+from model.heads.registry import HEADS, create_head, register_head
+
+# Importing the modules registers the heads.
+from model.heads import mean, storyboard, temporal  # noqa: E402, F401, I001
+
+__all__ = ["HEADS", "create_head", "register_head"]

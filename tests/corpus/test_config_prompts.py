@@ -1,0 +1,62 @@
+"""Configuration files and prompt sets are data, validated with clear messages."""
+
+import pytest
+
+from corpus.config import load_config, resolve_config
+from corpus.errors import ConfigError
+from corpus.prompts import load_prompt_set
+
+
+def test_default_config_runs_the_embedded_model():
+    cfg = load_config()
+    (endpoint,) = cfg.llm_endpoints()
+    assert endpoint.embedded and endpoint.structured_output == "llama_cpp"
+    assert cfg.n_subtexts == 4 and cfg.tpp.alpha == "paper" and cfg.tpp.beta == "paper"
+
+
+def test_example_config_validates():
+    cfg = load_config("data/configs/openai.example.yaml")
+    assert [e.name for e in cfg.endpoints] == ["gpt4o", "vllm-llama3", "ollama-phi3"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("endpoints: [{name: a, base_url: x, model: m, temprature: 1}]", "temprature"),
+        ("n_subtexts: 1", "n_subtexts"),
+        ("class_template: 'no slot'", "class_template"),
+        ("tpp: {beta: sideways}", "tpp.beta"),
+        ("endpoints: [{name: a, base_url: x, model: m}, {name: a, base_url: y, model: m}]",
+         "unique"),
+        ("[1, 2]", "mapping"),
+        ("key: [unclosed", "not valid YAML"),
+    ],
+)
+def test_bad_config_names_the_file_and_field(tmp_path, text, message):
+    f = tmp_path / "c.yaml"
+    f.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config(f)
+    assert message in str(err.value) and str(f) in str(err.value)
+
+
+def test_cli_encoder_override_is_added():
+    cfg = resolve_config(None, "subtext-tiny", "random")
+    assert [(e.model, e.pretrained) for e in cfg.encoders] == [("subtext-tiny", "random")]
+
+
+def test_prompt_rendering():
+    prompts = load_prompt_set("subtexts-v1")
+    assert len(prompts.questions) == 4
+    system, user = prompts.messages(prompts.questions[0], "long jump", 4)
+    assert system["role"] == "system" and "action recognition" in system["content"]
+    assert '"subtexts"' in system["content"]  # the worked example is rendered in
+    assert user["content"].startswith('Describe the action "long jump" as a sequence of 4')
+    assert prompts.example_subtexts and len(prompts.sha256) == 64
+
+
+def test_prompt_with_unknown_placeholder_is_rejected(tmp_path):
+    f = tmp_path / "p.yaml"
+    f.write_text("id: p\nversion: 1\nsystem: s\nquestions: [{id: q, text: 'do {action}'}]\n")
+    with pytest.raises(ConfigError, match="unknown placeholder"):
+        load_prompt_set(str(f))
