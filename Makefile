@@ -18,7 +18,7 @@ setup: $(STAMP)
 
 # Idempotent: reruns only when the pins change. pip (not uv/poetry) so torch comes
 # from the local disk; llama-cpp-python is built once and then served from pip's cache.
-$(STAMP): requirements.lock pyproject.toml scripts/setup.sh
+$(STAMP): requirements.lock pyproject.toml scripts/setup.sh scripts/setup_wordnet.sh data/wordnet/lexnames
 	PYTHON=$(PYTHON) VENV=$(VENV) bash scripts/setup.sh
 	touch $@
 

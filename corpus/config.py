@@ -77,6 +77,8 @@ class TPPConfig(_Strict):
 class ClipEncoder(_Strict):
     """An open_clip text encoder whose embeddings go into the bundle."""
 
+    model_config = ConfigDict(extra="forbid", frozen=True)  # hashable: one instance per spec
+
     model: str
     pretrained: str  # a tag (networked machine), a checkpoint path, or `random`
     seed: int = 0  # random weights only

@@ -13,4 +13,6 @@ fi
 echo "installing pinned dependencies (first run builds llama-cpp-python: ~6 min on 2 cores)"
 "$VENV/bin/python" -m pip install -q -r requirements.lock
 "$VENV/bin/python" -m pip install -q --no-deps -e .
+
+VENV="$VENV" bash scripts/setup_wordnet.sh
 echo "setup done: $VENV"
