@@ -110,9 +110,8 @@ def test_copying_the_worked_example_is_invalid(source):
 
 def test_auth_failure_stops_the_run_without_leaking_the_key(source):
     body = {"error": {"message": f"Incorrect API key provided: {SECRET}"}}
-    with FakeEndpoint([(401, body, {}, 0)]) as fake:
-        with pytest.raises(LLMFatalError) as err:
-            source(fake.base_url).candidate(JUMP)
+    with FakeEndpoint([(401, body, {}, 0)]) as fake, pytest.raises(LLMFatalError) as err:
+        source(fake.base_url).candidate(JUMP)
     assert "401" in str(err.value) and "FAKE_KEY" in str(err.value)
     assert SECRET not in str(err.value)
 

@@ -169,6 +169,6 @@ def test_a_second_writer_is_refused_with_a_lock_message(bundle):
     from corpus.bundle import bundle_lock
     from corpus.errors import BundleError
 
-    with bundle_lock(bundle), pytest.raises(BundleError, match="is being written by pid"):
-        with bundle_lock(bundle):
-            pass
+    with (bundle_lock(bundle), pytest.raises(BundleError, match="is being written by pid"),
+          bundle_lock(bundle)):
+        pass

@@ -128,7 +128,8 @@ def test_selection_picks_highest_tpp_within_best_tier():
 def test_a_class_with_only_rejected_sets_selects_nothing():
     bad = _candidate("a", ("same words", "same words", "x y z", "p q r"))
     scored = score_class("z", np.ones(2), [(0, bad)], {}, 4, TPPConfig())
-    assert not any(s.selected for s in scored) and scored[0].rejected_reason == "duplicate sub-texts"
+    assert not any(s.selected for s in scored)
+    assert scored[0].rejected_reason == "duplicate sub-texts"
 
 
 def test_tpp_terms_returns_per_subtext_values():
