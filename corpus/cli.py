@@ -16,6 +16,9 @@ def configure_prefect_defaults() -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
+    # The ephemeral API starts in a subprocess; on a loaded 2-core machine it can take
+    # longer than Prefect's default wait.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     if "PREFECT_API_URL" not in os.environ and UI_API_URL_FILE.is_file():
         url = UI_API_URL_FILE.read_text().strip()
         try:

@@ -158,6 +158,7 @@ def unpack_bundle(archive: Path, out_dir: Path, *, overwrite: bool = False,
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     with store.bundle_lock(out_dir):
         staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.unpack-", dir=out_dir.parent))
+        os.chmod(staging, 0o777 & ~_umask())  # mkdtemp's 0700 would become the bundle's mode
         try:
             _extract(archive, staging, limits)
             root = _bundle_root(staging)
@@ -172,6 +173,12 @@ def unpack_bundle(archive: Path, out_dir: Path, *, overwrite: bool = False,
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return out_dir
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _check_target(archive: Path, out_dir: Path, overwrite: bool) -> None:
@@ -480,7 +487,11 @@ def _settings_changes(ma: dict, mb: dict) -> list[dict]:
             "tpp.near_duplicate_cosine": tpp.get("near_duplicate_cosine"),
             "tpp.selection": tpp.get("selection"), "seed": m.get("seed"),
         }
-    return _dict_changes(settings(ma), settings(mb))
+    old, new = settings(ma), settings(mb)
+    # The rest of the build config; keys reported above or by the encoder section are skipped.
+    config = [c for c in _flat_changes(ma.get("config") or {}, mb.get("config") or {})
+              if c["key"] not in old and c["key"] != "encoders"]
+    return _dict_changes(old, new) + [{**c, "key": f"config.{c['key']}"} for c in config]
 
 
 def _dict_changes(old: dict, new: dict) -> list[dict]:
@@ -491,13 +502,13 @@ def _dict_changes(old: dict, new: dict) -> list[dict]:
 def _keyed_changes(old: list[dict], new: list[dict], ignore: frozenset,
                    ma: dict, mb: dict) -> dict:
     """Entries matched by `id`: added, removed, and changed fields of the rest. For
-    encoders the embedding file's sha256 counts as a field too."""
+    encoders the embeddings file's sha256 counts as a field too."""
     def index(entries: list[dict], m: dict) -> dict[str, dict]:
         out = {}
         for e in entries:
             fields = {k: v for k, v in e.items() if k not in ignore}
             if "file" in e and e["file"] in m.get("files", {}):
-                fields["file_sha256"] = m["files"][e["file"]]["sha256"]
+                fields["embeddings_sha256"] = m["files"][e["file"]]["sha256"]
             out[e["id"]] = fields
         return out
     io_, in_ = index(old, ma), index(new, mb)

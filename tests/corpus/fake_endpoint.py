@@ -16,7 +16,8 @@ def chat_reply(content: str) -> dict:
 class FakeEndpoint:
     """Answers each request with the next scripted step: (status, body, headers, delay_s)."""
 
-    def __init__(self, steps: list[tuple[int, object, dict, float]]):
+    def __init__(self, steps: list[tuple[int, object, dict, float]],
+                 default: tuple[int, object, dict, float] | None = None):
         self.steps = list(steps)
         self.requests: list[dict] = []
         self.headers_seen: list[dict] = []
@@ -44,7 +45,7 @@ class FakeEndpoint:
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
-        self.steps_default = (500, {"error": "script exhausted"}, {}, 0.0)
+        self.steps_default = default or (500, {"error": "script exhausted"}, {}, 0.0)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
