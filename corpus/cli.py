@@ -1,6 +1,7 @@
 """`subtext` — the command line. Errors a user can act on print one clear line, exit 2."""
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -53,7 +54,10 @@ def cmd_build(args: argparse.Namespace) -> int:
     from corpus.prompts import load_prompt_set
 
     out = Path(args.out) if args.out else default_out(args.dataset)
-    cfg = resolve_config(args.config, args.clip, args.pretrained)
+    import_format = getattr(args, "import_format", None)
+    import_file = getattr(args, "import_file", None)
+    cfg = resolve_config(args.config, args.clip, args.pretrained,
+                         import_format=import_format, import_file=import_file)
     class_list = load_class_list(args.dataset).head(args.classes)
     prompts = load_prompt_set(cfg.prompts)
     if not args.force and (out / store.MANIFEST).is_file():
@@ -67,10 +71,15 @@ def cmd_build(args: argparse.Namespace) -> int:
             _print_summary({**build.summary(out, manifest), "llm_calls": 0,
                             "llm_cache_hits": 0, "wall_s": 0.0})
             return 0
-    from pipelines.corpus_flow import build_corpus
+    from pipelines.corpus_flow import quiet_user_errors_on_console, run_build
 
-    summary = build_corpus(dataset=args.dataset, out=str(out), classes=args.classes,
-                           config=args.config, clip=args.clip, pretrained=args.pretrained)
+    quiet_user_errors_on_console()
+    with build.llm_clients(cfg) as clients:  # preflight: every source can be set up
+        build.make_sources(cfg, class_list, clients, prompts)
+
+    summary = run_build(dataset=args.dataset, out=str(out), classes=args.classes,
+                           config=args.config, clip=args.clip, pretrained=args.pretrained,
+                           import_format=import_format, import_file=import_file)
     _print_summary(summary)
     return 1 if summary["classes_ok"] == 0 else 0
 
@@ -104,6 +113,44 @@ def cmd_embed(args: argparse.Namespace) -> int:
     print(f"added {info['file']} ({info['weights']} weights, dim {info['dim']}) "
           f"to {args.bundle}")
     return 0
+
+
+def cmd_pack(args: argparse.Namespace) -> int:
+    from corpus.bundle import file_sha256
+    from corpus.share import pack_bundle
+
+    out = pack_bundle(Path(args.bundle), Path(args.output))
+    print(f"packed {args.bundle} -> {out} (sha256 {file_sha256(out)})")
+    return 0
+
+
+def cmd_unpack(args: argparse.Namespace) -> int:
+    from corpus.share import unpack_bundle
+
+    out = unpack_bundle(Path(args.archive), Path(args.output), overwrite=args.force)
+    print(f"unpacked and verified: {out}")
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from corpus.share import diff_bundles, diff_is_empty, render_diff
+
+    diff = diff_bundles(Path(args.a), Path(args.b))
+    print(json.dumps(diff, indent=2) if args.json else render_diff(diff, top=args.top))
+    return 1 if args.exit_code and not diff_is_empty(diff) else 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from corpus.classes import load_class_list
+    from corpus.importers import load_import
+
+    report = load_import(args.format, Path(args.file), load_class_list(args.dataset),
+                         args.n).report
+    print(report.render())
+    args.import_format, args.import_file = args.format, args.file
+    args.clip = args.pretrained = None
+    args.classes, args.force, args.config = None, True, None
+    return cmd_build(args)
 
 
 def cmd_lint_curated(args: argparse.Namespace) -> int:
@@ -155,6 +202,33 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--pretrained", required=True, help="a tag, a checkpoint path, or 'random'")
     e.add_argument("--seed", type=int, default=0, help="seed for random weights")
     e.set_defaults(func=cmd_embed)
+
+    p = sub.add_parser("pack", help="write one deterministic, verified archive of a bundle")
+    p.add_argument("bundle")
+    p.add_argument("-o", "--output", required=True, help="archive file (.tar.gz)")
+    p.set_defaults(func=cmd_pack)
+
+    u = sub.add_parser("unpack", help="verify and unpack a bundle archive")
+    u.add_argument("archive")
+    u.add_argument("-o", "--output", required=True, help="bundle directory to create")
+    u.add_argument("--force", action="store_true", help="replace an existing bundle there")
+    u.set_defaults(func=cmd_unpack)
+
+    d = sub.add_parser("diff", help="what changed between two bundles")
+    d.add_argument("a")
+    d.add_argument("b")
+    d.add_argument("--json", action="store_true", help="machine-readable output")
+    d.add_argument("--top", type=int, default=10, help="how many per-class changes to list")
+    d.add_argument("--exit-code", action="store_true", help="exit 1 when the bundles differ")
+    d.set_defaults(func=cmd_diff)
+
+    i = sub.add_parser("import", help="bring in text knowledge released by another project")
+    i.add_argument("--format", required=True, choices=["cupl", "ost", "froster", "csv"])
+    i.add_argument("--dataset", required=True, help="class list the file is mapped onto")
+    i.add_argument("file")
+    i.add_argument("-o", "--out", required=True, help="bundle directory")
+    i.add_argument("--n", type=int, default=4, help="sub-texts per candidate set")
+    i.set_defaults(func=cmd_import)
 
     lint = sub.add_parser("lint-curated", help="check data/curated/*.jsonl against the rules")
     lint.add_argument("datasets", nargs="*")

@@ -84,6 +84,15 @@ class ClipEncoder(_Strict):
     seed: int = 0  # random weights only
 
 
+class ImportSpec(_Strict):
+    """Text knowledge released by another project, brought in as candidate sets."""
+
+    format: Literal["cupl", "ost", "froster", "csv"]
+    path: str
+    priority: int = Field(0, ge=0)
+    label: str | None = None
+
+
 class CorpusConfig(_Strict):
     class_template: str = "{}"
     n_subtexts: int = Field(4, ge=2, le=8)
@@ -91,6 +100,7 @@ class CorpusConfig(_Strict):
     prompts: str = "subtexts-v1"
     curated: Literal["auto", "always", "never"] = "auto"
     curated_priority: int = Field(0, ge=0)
+    imports: list[ImportSpec] = Field(default_factory=list)
     endpoints: list[Endpoint] = Field(default_factory=list)
     # With no endpoints configured, run the embedded SmolLM2 server (false: no LLM
     # source at all, e.g. curated text only).
@@ -146,10 +156,17 @@ def load_config(path: str | Path | None = None) -> CorpusConfig:
 
 
 def resolve_config(path: str | Path | None, clip: str | None = None,
-                   pretrained: str | None = None, seed: int = 0) -> CorpusConfig:
-    """The config file with command-line encoder overrides applied."""
+                   pretrained: str | None = None, seed: int = 0,
+                   import_format: str | None = None,
+                   import_file: str | None = None) -> CorpusConfig:
+    """The config file with command-line overrides applied: an extra CLIP encoder, and for
+    `subtext corpus import` an imported file as the only text source."""
     cfg = load_config(path)
     if clip:
         extra = ClipEncoder(model=clip, pretrained=pretrained or "random", seed=seed)
         cfg = cfg.model_copy(update={"encoders": [*cfg.encoders, extra]})
+    if import_file:
+        spec = ImportSpec(format=import_format, path=str(import_file))
+        cfg = cfg.model_copy(update={"imports": [spec], "curated": "never",
+                                     "endpoints": [], "embedded_llm": False})
     return cfg

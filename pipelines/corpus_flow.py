@@ -5,6 +5,7 @@ concurrency are declared on the tasks and the task runner. Without a server the 
 runs on Prefect's ephemeral API; with PREFECT_API_URL set it shows in that server's UI.
 """
 
+import logging
 import time
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
+from prefect.logging.handlers import PrefectConsoleHandler
+from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import unmapped
 from tqdm import tqdm
 
@@ -19,9 +22,26 @@ from corpus import build
 from corpus import bundle as store
 from corpus.classes import ActionClass, ClassList, load_class_list
 from corpus.config import CorpusConfig, resolve_config
-from corpus.encoders import EmbeddingCache, create_encoder
+from corpus.encoders import EmbeddingCache
+from corpus.errors import SubtextError
 from corpus.prompts import load_prompt_set
 from corpus.subtexts import Source
+
+
+def _not_a_user_error(record: logging.LogRecord) -> bool:
+    exc = record.exc_info[1] if record.exc_info else None
+    return not isinstance(exc, SubtextError)
+
+
+def quiet_user_errors_on_console() -> None:
+    """A bad input ends the run with one clear line from the CLI; keep Prefect's console
+    from printing the same error again as a traceback (the UI still gets the full log)."""
+    names = logging.root.manager.loggerDict
+    loggers = [logging.getLogger(), *(logging.getLogger(n) for n in names)]
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", []):
+            if isinstance(handler, PrefectConsoleHandler):
+                handler.addFilter(_not_a_user_error)
 
 
 @task(name="load-classes", cache_policy=NO_CACHE)
@@ -59,13 +79,7 @@ def embed(encoder_id: str, encoder, rows: list[dict], cache: EmbeddingCache,
         return build.embeddings_table(encoder, rows, cache, batch_size, progress=bar.update)
 
 
-@task(name="write-bundle", cache_policy=NO_CACHE)
-def write(out: Path, tables: dict, manifest: dict) -> None:
-    staging = store.staging_dir(out)
-    for rel, table in tables.items():
-        store.write_table(staging / rel, table)
-    (staging / "README.md").write_text(build.dataset_card(manifest), encoding="utf-8")
-    store.commit(staging, out, manifest)
+write = task(build.write_bundle, name="write-bundle", cache_policy=NO_CACHE)
 
 
 def _publish_artifacts(scored: list[build.ScoredClass], tpp: dict) -> None:
@@ -91,21 +105,34 @@ def _publish_artifacts(scored: list[build.ScoredClass], tpp: dict) -> None:
     )
 
 
-@flow(name="build-corpus", log_prints=True)
+def run_build(**params) -> dict:
+    """Run the flow with as many generation workers as the endpoints can serve at once, so
+    classes finish (and the progress bar moves) one after another, not all at the end."""
+    cfg = resolve_config(params.get("config"), params.get("clip"), params.get("pretrained"),
+                         import_format=params.get("import_format"),
+                         import_file=params.get("import_file"))
+    workers = max(1, sum(e.concurrency for e in cfg.llm_endpoints()))
+    runner = ThreadPoolTaskRunner(max_workers=workers)
+    return build_corpus.with_options(task_runner=runner)(**params)
+
+
+@flow(name="build-corpus", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=4))
 def build_corpus(dataset: str, out: str, classes: int | None = None,
                  config: str | None = None, clip: str | None = None,
-                 pretrained: str | None = None) -> dict:
+                 pretrained: str | None = None, import_format: str | None = None,
+                 import_file: str | None = None) -> dict:
     """Build a TPP-selected sub-text corpus bundle for a dataset's class list."""
     clock = build.Stopwatch()
     logger = get_run_logger()
-    cfg = resolve_config(config, clip, pretrained)
+    cfg = resolve_config(config, clip, pretrained, import_format=import_format,
+                         import_file=import_file)
     class_list = load_classes(dataset, classes)
     prompts = load_prompt_set(cfg.prompts)
     out_path = Path(out)
     stage_times: dict[str, float] = {}
 
     with store.bundle_lock(out_path), build.llm_clients(cfg) as clients:
-        sources = build.make_sources(cfg, class_list.dataset, clients, prompts)
+        sources = build.make_sources(cfg, class_list, clients, prompts)
         started = time.perf_counter()
         futures = generate.map(list(class_list.classes), sources=unmapped(sources))
         generated = []
@@ -132,9 +159,8 @@ def build_corpus(dataset: str, out: str, classes: int | None = None,
             "failures.parquet": build.failures_table(scored),
         }
         rows = build.embedding_rows(tables["classes.parquet"], tables["subtexts.parquet"])
-        encoders = [tpp_enc] + [create_encoder(spec) for spec in cfg.encoders]
         encoder_info = []
-        for enc in {e.id: e for e in encoders}.values():
+        for enc in build.bundle_encoders(cfg, tpp_enc):
             tables[store.embeddings_file(enc.id)] = embed(enc.id, enc, rows, cache,
                                                           cfg.embed_batch_size)
             encoder_info.append({**enc.describe(), "file": store.embeddings_file(enc.id)})

@@ -49,7 +49,7 @@ def build_curated_bundle(out: Path, dataset: str = "hmdb51", classes: int = 2,
     from corpus import bundle as store
     from corpus.classes import load_class_list
     from corpus.config import ClipEncoder, CorpusConfig
-    from corpus.encoders import EmbeddingCache, create_encoder
+    from corpus.encoders import EmbeddingCache
     from corpus.prompts import load_prompt_set
 
     tiny = [ClipEncoder(model="subtext-tiny", pretrained="random", seed=s)
@@ -58,7 +58,7 @@ def build_curated_bundle(out: Path, dataset: str = "hmdb51", classes: int = 2,
                        tpp={"encoder": "clip"}, **config)
     class_list = load_class_list(dataset).head(classes)
     prompts = load_prompt_set(cfg.prompts)
-    sources = build.make_sources(cfg, class_list.dataset, [], prompts)
+    sources = build.make_sources(cfg, class_list, [], prompts)
     generated = [build.generate_class(a, sources) for a in class_list.classes]
     for g in generated:
         for candidate_id, c in list(g.candidates):
@@ -73,9 +73,8 @@ def build_curated_bundle(out: Path, dataset: str = "hmdb51", classes: int = 2,
               "subtexts.parquet": build.subtexts_table(scored),
               "failures.parquet": build.failures_table(scored)}
     rows = build.embedding_rows(tables["classes.parquet"], tables["subtexts.parquet"])
-    encoders = {e.id: e for e in [tpp_encoder, *(create_encoder(s) for s in cfg.encoders)]}
     encoder_info = []
-    for enc in encoders.values():
+    for enc in build.bundle_encoders(cfg, tpp_encoder):
         tables[store.embeddings_file(enc.id)] = build.embeddings_table(
             enc, rows, cache, cfg.embed_batch_size)
         encoder_info.append({**enc.describe(), "file": store.embeddings_file(enc.id)})
@@ -86,11 +85,7 @@ def build_curated_bundle(out: Path, dataset: str = "hmdb51", classes: int = 2,
         counts=build.counts(tables["classes.parquet"], tables["subtexts.parquet"],
                             cfg.n_subtexts),
         run={"wall_s": 0.0})
-    staging = store.staging_dir(out)
-    for rel, table in tables.items():
-        store.write_table(staging / rel, table)
-    (staging / "README.md").write_text(build.dataset_card(manifest), encoding="utf-8")
-    store.commit(staging, out, manifest)
+    build.write_bundle(out, tables, manifest)
     return out
 
 

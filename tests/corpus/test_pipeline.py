@@ -2,10 +2,7 @@
 bundle that independent Parquet readers read and `verify` guards."""
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -17,26 +14,9 @@ import pytest
 from corpus.bundle import verify_bundle
 from corpus.config import ClipEncoder
 from corpus.encoders import create_encoder
-from tests.conftest import REPO_ROOT
+from tests.corpus.conftest import run_cli
 
 pytestmark = pytest.mark.slow
-SUBTEXT = [sys.executable, "-m", "corpus.cli"]
-
-
-def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run([*SUBTEXT, *args], cwd=REPO_ROOT, env=os.environ.copy(),
-                            capture_output=True, text=True, timeout=900)
-    if check and result.returncode != 0:
-        raise AssertionError(f"subtext {args} failed:\n{result.stdout}\n{result.stderr}")
-    return result
-
-
-@pytest.fixture(scope="session")
-def bundle(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("bundles") / "hmdb51"
-    run_cli("corpus", "build", "--dataset", "hmdb51", "--classes", "3", "--out", str(out),
-            "--clip", "subtext-tiny", "--pretrained", "random")
-    return out
 
 
 @pytest.fixture

@@ -1,0 +1,230 @@
+"""Semantic units and the entity corpus, on the real spaCy pipeline, real WordNet 3.0
+and the real all-MiniLM-L6-v2 (no mocks)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from corpus.entities import (
+    build_entity_corpus,
+    build_vocabulary,
+    class_name_source,
+    disambiguate,
+    normalise_unit,
+    normalise_units,
+    resolve_kind,
+    score_many,
+    split_items,
+    wordnet_kind,
+)
+from corpus.entities import normalise as N
+from corpus.entities.semantic_units import UNKNOWN_KIND
+
+EVAL = Path(__file__).resolve().parents[1] / "data" / "wsd_eval.jsonl"
+
+
+# --- extraction and normalisation -------------------------------------------------
+
+@pytest.mark.parametrize(("raw", "kind", "expected"), [
+    ("the athlete's bat", "objects", "bat"),
+    ("his hands", "body_parts", "hand"),
+    ("Feet", "body_parts", "foot"),
+    ("Baseball Bats", "objects", "baseball bat"),  # compound kept, head lemmatised
+    ("running shoes", "objects", "running shoe"),  # the modifier keeps its form
+    ("glasses", "objects", "glasses"),  # plurale tantum
+    ("a t-shirt", "objects", "t-shirt"),
+    ("- belay device.", "objects", "belay device"),  # list bullet and full stop
+    ("Café terrace", "scenes", "cafe terrace"),
+    ("press conference room", "scenes", "press conference room"),
+    ("swinging his arms", "motions", "swing arm"),
+    ("strikes the ball", "motions", "strike ball"),
+    ("leaning back", "motions", "lean back"),
+])
+def test_normalise_unit(raw, kind, expected):
+    assert normalise_unit(raw, kind) == expected
+
+
+@pytest.mark.parametrize(("raw", "reason"), [
+    ("", N.EMPTY),
+    ("   ", N.EMPTY),
+    (None, N.EMPTY),
+    ("1234", N.NO_LETTERS),
+    ("3.5 / 7", N.NO_LETTERS),
+    ("🏀 ball", N.SYMBOLS),
+    ("ball 🔥", N.SYMBOLS),
+    ("跑步", N.NON_LATIN),
+    ("мяч", N.NON_LATIN),
+    ("el perro corre rapido", N.NOT_ENGLISH),
+    ("the", N.ONLY_FUNCTION_WORDS),
+    (" ".join(f"word{i}" if i % 2 else "ball" for i in range(20)), N.TOO_LONG),
+    ("a very long shiny red racing bicycle", N.TOO_LONG),
+])
+def test_bad_units_are_rejected_with_a_reason(raw, reason):
+    [result] = normalise_units([raw], "objects")
+    assert result.text is None and not result.ok
+    assert result.reason == reason
+
+
+def test_batch_keeps_order_and_rejections_do_not_stop_it():
+    results = normalise_units(["Hands", "", "his feet", "🙂", "shoulders"], "body_parts")
+    assert [r.text for r in results] == ["hand", None, "foot", None, "shoulder"]
+    assert [r.head for r in results if r.ok] == ["hand", "foot", "shoulder"]
+
+
+def test_a_reply_listing_several_units_is_split_on_list_punctuation_only():
+    assert split_items("rope, harness; helmet") == ["rope", "harness", "helmet"]
+    assert split_items("push and pull") == ["push and pull"]
+
+
+def test_class_names_give_nouns_and_verbs():
+    [boxing, cricket] = class_name_source({0: "punching person (boxing)",
+                                           1: "playing cricket"}).values()
+    assert "punching" in boxing["motions"] and "person" not in str(boxing)
+    assert cricket == {UNKNOWN_KIND: ["cricket"], "motions": ["playing"]}
+
+
+# --- the shared vocabulary ----------------------------------------------------------
+
+RAW = {
+    0: {"objects": ["Baseball bats", "the helmet"], "body_parts": ["hands", "arms"],
+        "scenes": ["baseball field"], "motions": ["swinging the bat"]},
+    1: {"objects": ["a baseball bat", "🔥"], "body_parts": ["Hands", "his hands"],
+        "scenes": ["batting cage"], "motions": ["swing bat"]},
+    2: {"objects": "rope, harness", "body_parts": ["legs"], "scenes": ["cliff face"]},
+}
+
+
+def test_vocabulary_deduplicates_across_the_whole_action_set():
+    vocab = build_vocabulary({"curated": RAW})
+    units = vocab.by_id()
+    assert units["baseball_bat"].n_classes == 2
+    assert units["baseball_bat"].surface_forms == ["Baseball bats", "a baseball bat"]
+    assert units["hand"].n_classes == 2 and units["hand"].n_mentions == 3
+    assert units["swing_bat"].kinds == ["motions"] and units["swing_bat"].n_classes == 2
+    assert {"rope", "harness"} <= set(units)  # a comma-separated reply is split
+    assert len(units) == len({u.text for u in vocab.units})
+    links = {(c.class_id, c.unit_id): c for c in vocab.class_units}
+    assert links[(0, "baseball_bat")].score == 1.0 and links[(0, "baseball_bat")].kind == "objects"
+    assert set(vocab.unit_rows()[0]) == {"unit_id", "text", "head", "kind", "kinds", "n_words",
+                                         "n_classes", "n_mentions", "sources", "surface_forms"}
+
+
+def test_vocabulary_records_bad_input_per_class_and_goes_on():
+    vocab = build_vocabulary({"curated": RAW})
+    assert [(r.class_id, r.reason) for r in vocab.rejected] == [(1, N.SYMBOLS)]
+    assert vocab.problems == [{"class_id": 2, "source": "curated", "problem": "no motions"}]
+
+
+def test_score_is_the_share_of_a_class_sources_that_gave_the_unit():
+    llm = {0: {"objects": ["bat", "baseball bat"], "body_parts": ["hand"], "scenes": ["field"],
+               "motions": ["swing"]}}
+    vocab = build_vocabulary({"curated": {0: RAW[0]}, "llm/a": llm})
+    links = {c.unit_id: c for c in vocab.class_units}
+    assert links["baseball_bat"].score == 1.0
+    assert links["baseball_bat"].sources == ["curated", "llm/a"]
+    assert links["helmet"].score == 0.5 and links["bat"].score == 0.5
+
+
+# --- word-sense disambiguation --------------------------------------------------------
+
+@pytest.mark.parametrize(("word", "context", "kind", "senses"), [
+    ("bat", "playing cricket: the batsman taps his bat on the crease and waits for the ball",
+     "objects", {"cricket_bat.n.01", "bat.n.05"}),
+    ("bat", "at dusk a bat leaves the cave, flying on leathery wings to hunt insects",
+     None, {"bat.n.01"}),
+    ("ring", "boxing: the fighters circle each other inside the ring, bouncing off the ropes",
+     "scenes", {"ring.n.07"}),
+    ("ring", "a jeweller polishes a gold wedding ring before setting a diamond in it",
+     "objects", {"ring.n.08"}),
+])
+def test_wsd_picks_the_sense_the_action_means(word, context, kind, senses):
+    choice = disambiguate(word, context, "n", kind=kind)
+    assert choice.synset in senses
+    assert 0.0 < choice.confidence <= 1.0
+    assert choice.runner_up not in (None, choice.synset)
+    assert choice.gloss and choice.method == "combined"
+
+
+def test_every_method_records_its_choice_and_a_runner_up():
+    [scores] = score_many([("bat", "a man swings a baseball bat", "n", "objects")])
+    for method in ("lesk", "embedding", "combined"):
+        choice = scores.choose(method)
+        assert choice.synset in scores.candidates and choice.runner_up in scores.candidates
+    from nltk.wsd import lesk
+    assert scores.choose("lesk").synset == lesk("a man swings a baseball bat".split(), "bat",
+                                                 "n").name()
+
+
+def test_a_word_wordnet_does_not_know_gets_no_sense():
+    choice = disambiguate("abseiler", "abseiling: the abseiler leans back", "n")
+    assert choice.synset is None and choice.runner_up is None
+
+
+def test_default_method_beats_lesk_on_the_evaluation_set():
+    cases = [json.loads(line) for line in EVAL.read_text().splitlines() if line]
+    assert len(cases) >= 70
+    scores = score_many([(c["word"], c["context"], c["pos"], c["kind"]) for c in cases])
+
+    def accuracy(method):
+        return sum(s.choose(method).synset == c["synset"]
+                   for s, c in zip(scores, cases, strict=True)) / len(cases)
+
+    assert accuracy("combined") >= accuracy("lesk")
+    assert accuracy("combined") >= 0.85
+    assert accuracy("embedding") > accuracy("lesk")
+
+
+def test_evaluation_set_golds_are_real_senses_of_the_word():
+    from corpus.entities.wsd import candidate_synsets
+
+    for line in EVAL.read_text().splitlines():
+        case = json.loads(line)
+        assert case["synset"] in candidate_synsets(case["word"], case["pos"]), case
+
+
+# --- typing ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("synset", "kind"), [
+    ("hand.n.01", "body_parts"), ("calf.n.02", "body_parts"),
+    ("athlete.n.01", "roles"), ("referee.n.01", "roles"),
+    ("kitchen.n.01", "scenes"), ("beach.n.01", "scenes"), ("ring.n.07", "scenes"),
+    ("bat.n.05", "objects"), ("horse.n.01", "objects"),
+    ("swing.v.01", "motions"), ("kick.v.01", "motions"),
+    ("crowd.n.01", None), ("think.v.01", None),
+])
+def test_kind_by_hypernym_closure(synset, kind):
+    assert wordnet_kind(synset) == kind
+
+
+def test_the_source_kind_is_kept_where_wordnet_gives_none():
+    assert resolve_kind("kitchen.n.01", "objects", "llm") == ("scenes", "wordnet")
+    assert resolve_kind("crowd.n.01", "scenes", "llm") == ("scenes", "llm")
+    assert resolve_kind(None, "roles", "curated") == ("roles", "curated")
+
+
+# --- the entity corpus ------------------------------------------------------------------
+
+def test_entity_corpus_gives_single_words_a_sense_and_phrases_a_pending_description():
+    raw = {0: {"objects": ["bat", "baseball glove"], "body_parts": ["hands"],
+               "scenes": ["baseball field"], "roles": ["batter"]},
+           1: {"objects": ["bat", "ball"], "body_parts": ["hands"], "scenes": ["pitch"]}}
+    contexts = {0: ("hitting baseball", ["The batter swings the bat at the pitch"]),
+                1: ("playing cricket", ["The batsman swings the bat to hit the ball"])}
+    vocab = build_vocabulary({"curated": raw}, kinds=("objects", "body_parts", "scenes",
+                                                      "roles"))
+    corpus = build_entity_corpus(vocab, contexts)
+    entities = {e.text: e for e in corpus.entities}
+    bat = entities["bat"]
+    assert bat.synset in {"bat.n.05", "cricket_bat.n.01"} and bat.kind == "objects"
+    assert bat.description and bat.description_source == "wordnet_gloss"
+    assert not bat.needs_description and bat.n_classes == 2 and bat.runner_up
+    assert entities["hand"].kind == "body_parts" and entities["hand"].kind_source == "wordnet"
+    glove = entities["baseball glove"]
+    assert glove.synset is None and glove.description is None and glove.needs_description
+    assert glove.kind == "objects"
+    assert entities["batter"].kind == "roles"
+    assert {"head", "foot", "knee"} <= set(entities)  # generic body parts always present
+    assert entities["foot"].sources == ["generic"]
+    links = {(c.class_id, c.entity_id) for c in corpus.class_entities}
+    assert {(0, "bat"), (1, "bat"), (0, "baseball_glove")} <= links
