@@ -197,6 +197,11 @@ def verify_bundle(bundle: Path) -> list[str]:
 def _verify_files(bundle: Path, manifest: dict) -> list[str]:
     problems = []
     listed = manifest.get("files", {})
+    encoder_files = [e.get("file", "") for e in manifest.get("encoders", [])]
+    outside = [rel for rel in [*listed, *encoder_files] if _escapes(rel)]
+    if outside:
+        # Checked before any file is opened: a manifest may not point outside its bundle.
+        return [f"{rel}: manifest path leaves the bundle" for rel in outside]
     for rel, entry in sorted(listed.items()):
         path = bundle / rel
         if not path.is_file():
@@ -224,6 +229,11 @@ def _verify_files(bundle: Path, manifest: dict) -> list[str]:
         if rel not in listed:
             problems.append(f"{rel}: required file not listed in the manifest")
     return problems
+
+
+def _escapes(rel: str) -> bool:
+    parts = Path(rel).parts
+    return not rel or Path(rel).is_absolute() or ".." in parts or "\\" in rel
 
 
 def _check_schema(rel: str, table: pa.Table, expected: pa.Schema) -> list[str]:

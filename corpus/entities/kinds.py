@@ -28,7 +28,8 @@ NOUN_KIND_RULES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     (ROLES, ("person.n.01",), ("noun.person",)),
     (SCENES, ("location.n.01", "area.n.05", "structure.n.01", "facility.n.01",
               "geological_formation.n.01", "body_of_water.n.01", "way.n.06",
-              "land.n.04", "excavation.n.01", "vegetation.n.01", "atmosphere.n.05"), ()),
+              "land.n.04", "excavation.n.03", "platform.n.01", "vegetation.n.01",
+              "atmosphere.n.05"), ()),
     (OBJECTS, ("artifact.n.01", "natural_object.n.01", "organism.n.01", "substance.n.01",
                "food.n.01", "food.n.02", "plant_part.n.01", "object.n.01"), ()),
 )

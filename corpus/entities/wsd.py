@@ -31,7 +31,7 @@ METHODS = ("lesk", "embedding", "combined")
 DEFAULT_METHOD = "combined"
 
 # combined score = cosine + prior * log P(sense | word) + kind * [sense kind == source kind]
-COMBINED_WEIGHTS = {"prior": 0.03, "kind": 0.10}
+COMBINED_WEIGHTS = {"prior": 0.02, "kind": 0.10}
 # Softmax temperature that turns cosine-scale scores into a confidence.
 CONFIDENCE_TEMPERATURE = 0.05
 ENCODE_BATCH = 128
@@ -145,21 +145,24 @@ def log_prior(word: str, pos: str) -> tuple[float, ...]:
 
 
 class _Embeddings:
-    """Unit vectors of glosses and contexts, computed in batches and kept per process."""
+    """Unit vectors of glosses and contexts: computed in batches through the project's
+    embedding cache (so a rerun reads them from disk) and kept per process."""
 
     def __init__(self) -> None:
         self.vectors: dict[str, np.ndarray] = {}
+        self.cache = None
 
     def get(self, texts: Sequence[str]) -> list[np.ndarray]:
         todo = [t for t in dict.fromkeys(texts) if t not in self.vectors]
         if todo:
-            encoder = sentence_encoder()
-            for start in range(0, len(todo), ENCODE_BATCH):
-                batch = todo[start : start + ENCODE_BATCH]
-                for text, enc in zip(batch, encoder.encode(batch, with_tokens=False),
-                                     strict=True):
-                    v = enc.pooled.astype(np.float32)
-                    self.vectors[text] = v / max(float(np.linalg.norm(v)), 1e-12)
+            from corpus.encoders import EmbeddingCache
+
+            if self.cache is None:
+                self.cache = EmbeddingCache()
+            encoded = self.cache.embed(sentence_encoder(), todo, batch_size=ENCODE_BATCH)
+            for text in todo:
+                v = encoded[text].pooled.astype(np.float32)
+                self.vectors[text] = v / max(float(np.linalg.norm(v)), 1e-12)
         return [self.vectors[t] for t in texts]
 
 

@@ -152,3 +152,10 @@ def test_a_second_writer_is_refused_with_a_lock_message(bundle):
     with (bundle_lock(bundle), pytest.raises(BundleError, match="is being written by pid"),
           bundle_lock(bundle)):
         pass
+
+
+def test_verify_refuses_manifest_paths_outside_the_bundle(copy_of):
+    manifest = json.loads((copy_of / "manifest.json").read_text())
+    manifest["files"]["../../etc/passwd"] = {"sha256": "0" * 64, "bytes": 1, "rows": None}
+    (copy_of / "manifest.json").write_text(json.dumps(manifest))
+    assert verify_bundle(copy_of) == ["../../etc/passwd: manifest path leaves the bundle"]
