@@ -47,6 +47,16 @@ def test_independent_readers_see_the_selected_sets(bundle):
     assert sub.loc[sub.tpp.isna(), "rejected_reason"].notna().all()
 
 
+def test_hugging_face_datasets_reads_the_bundle_through_its_card(bundle):
+    import datasets
+
+    by_card = datasets.load_dataset(str(bundle), "subtexts")["train"]
+    by_files = datasets.load_dataset("parquet",
+                                     data_files=str(bundle / "classes.parquet"))["train"]
+    assert by_card.num_rows == pd.read_parquet(bundle / "subtexts.parquet").shape[0]
+    assert by_files["name"] == ["brush_hair", "cartwheel", "catch"]
+
+
 def test_every_source_and_encoder_is_recorded_honestly(bundle):
     m = manifest(bundle)
     kinds = {s["kind"] for s in m["sources"]}
