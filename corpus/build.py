@@ -21,8 +21,19 @@ from corpus.bundle import file_sha256
 from corpus.cache import KeyValueCache, cache_key
 from corpus.classes import ActionClass, ClassList
 from corpus.config import CorpusConfig
-from corpus.curated import curated_path, curated_sources
+from corpus.curated import curated_path, curated_sources, load_curated
 from corpus.encoders import EmbeddingCache, Encoded, TextEncoder, create_encoder
+from corpus.entities import (
+    CLASS_NAME_SOURCE,
+    ENTITY_KINDS,
+    UNIT_KINDS,
+    UNKNOWN_KIND,
+    EntityCorpus,
+    Vocabulary,
+    build_entity_corpus,
+    build_vocabulary,
+    class_name_source,
+)
 from corpus.errors import ConfigError, LLMFatalError, SubtextError
 from corpus.importers import import_sources
 from corpus.llm.client import LLMClient
@@ -30,6 +41,15 @@ from corpus.paths import REPO_ROOT, cache_dir
 from corpus.prompts import PromptSet
 from corpus.selection import ScoredCandidate, score_class, select
 from corpus.subtexts import Candidate, LLMSource, Source
+from corpus.unit_sources import (
+    CuratedUnitSource,
+    LLMUnitSource,
+    RawUnits,
+    describe_phrase,
+    load_unit_prompts,
+)
+
+UnitSource = CuratedUnitSource | LLMUnitSource
 
 
 @dataclass(frozen=True)
@@ -45,6 +65,7 @@ class GeneratedClass:
     action: ActionClass
     candidates: list[tuple[int, Candidate]] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
+    units: list[RawUnits] = field(default_factory=list)
 
 
 @dataclass
@@ -103,8 +124,21 @@ def make_sources(cfg: CorpusConfig, class_list: ClassList, clients: list[LLMClie
     return sources
 
 
-def generate_class(action: ActionClass, sources: list[Source]) -> GeneratedClass:
-    """One candidate set per source; a source that fails is recorded, never filled in."""
+def make_unit_sources(cfg: CorpusConfig, class_list: ClassList,
+                      clients: list[LLMClient]) -> list[UnitSource]:
+    """Curated units and roles, then every (model, unit question) pair."""
+    sources: list[UnitSource] = []
+    if use_curated(cfg, class_list.dataset):
+        sources.append(CuratedUnitSource(load_curated(class_list.dataset)))
+    prompts = load_unit_prompts(cfg.unit_prompts)
+    sources += [LLMUnitSource(c, prompts, q) for c in clients for q in prompts.questions]
+    return sources
+
+
+def generate_class(action: ActionClass, sources: list[Source],
+                   unit_sources: list[UnitSource] = ()) -> GeneratedClass:
+    """One candidate set per source and raw units per unit source; a source that fails is
+    recorded, never filled in."""
     out = GeneratedClass(action)
     for candidate_id, source in enumerate(sources):
         try:
@@ -113,7 +147,89 @@ def generate_class(action: ActionClass, sources: list[Source]) -> GeneratedClass
             raise
         except SubtextError as err:
             out.failures.append(Failure(action.class_id, source.id, str(err), source.attempts))
+    for source in unit_sources:
+        try:
+            out.units.append(source.units(action))
+        except LLMFatalError:
+            raise
+        except SubtextError as err:
+            out.failures.append(Failure(action.class_id, source.id, str(err), 1))
     return out
+
+
+# -- semantic units and entities ---------------------------------------------------------
+
+def semantic_knowledge(cfg: CorpusConfig, generated: list[GeneratedClass],
+                       scored: list[ScoredClass],
+                       describer: LLMClient | None) -> tuple[Vocabulary, EntityCorpus, dict]:
+    """ASU's shared unit vocabulary and ALT's WordNet-disambiguated entity corpus."""
+    raw: dict[str, dict[int, dict[str, list[str]]]] = {}
+    for g in generated:
+        for r in g.units:
+            raw.setdefault(r.source, {})[r.class_id] = {k: list(v) for k, v in r.units.items()}
+    notes = [{"class_id": r.class_id, "source": r.source, "note": n}
+             for g in generated for r in g.units for n in r.notes]
+    units = build_vocabulary(raw, UNIT_KINDS)
+    labels = {g.action.class_id: g.action.label for g in generated}
+    entity_vocab = build_vocabulary(raw | {CLASS_NAME_SOURCE: class_name_source(labels)},
+                                    kinds=(*ENTITY_KINDS, UNKNOWN_KIND))
+    contexts = {s.action.class_id: (s.action.label,
+                                    list(s.selected.candidate.subtexts) if s.selected else [])
+                for s in scored}
+    entities = build_entity_corpus(entity_vocab, contexts)
+    described = describe_entities(entities, labels, describer, cfg)
+    report = {"wsd_method": entities.method, "entity_template": cfg.entity_template,
+              "entity_stats": entities.stats, "phrase_descriptions": described,
+              "reply_notes": notes, "unit_problems": units.problems,
+              "entity_problems": entity_vocab.problems}
+    return units, entities, report
+
+
+def describe_entities(entities: EntityCorpus, labels: dict[int, str],
+                      describer: LLMClient | None, cfg: CorpusConfig) -> dict:
+    """ALT: LLM-written one-sentence descriptions of multi-word entities."""
+    todo = [e for e in entities.entities if e.needs_description]
+    if describer is None or cfg.phrase_descriptions == "never":
+        return {"asked": 0, "missing": len(todo),
+                "why": "no configured endpoint (the embedded model is not asked)"}
+    prompts = load_unit_prompts(cfg.unit_prompts)
+    first_class = {ce.entity_id: ce.class_id for ce in reversed(entities.class_entities)}
+    failed = 0
+    for e in todo:
+        label = labels.get(first_class.get(e.entity_id), "")
+        try:
+            e.description = describe_phrase(describer, prompts, e.text, label)
+            e.description_source = f"llm:{describer.endpoint.name}"
+            e.needs_description = False
+        except LLMFatalError:
+            raise
+        except SubtextError:
+            failed += 1
+    return {"asked": len(todo), "failed": failed, "endpoint": describer.endpoint.name}
+
+
+def describer_client(cfg: CorpusConfig, clients: list[LLMClient]) -> LLMClient | None:
+    return next((c for c in clients if not c.endpoint.embedded), None)
+
+
+def knowledge_tables(units: Vocabulary, entities: EntityCorpus) -> dict[str, pa.Table]:
+    return {
+        "units.parquet": pa.Table.from_pylist(units.unit_rows(), schema=store.UNITS_SCHEMA),
+        "class_units.parquet": pa.Table.from_pylist(units.class_unit_rows(),
+                                                    schema=store.CLASS_UNITS_SCHEMA),
+        "entities.parquet": pa.Table.from_pylist(entities.entity_rows(),
+                                                 schema=store.ENTITIES_SCHEMA),
+        "class_entities.parquet": pa.Table.from_pylist(entities.class_entity_rows(),
+                                                       schema=store.CLASS_ENTITIES_SCHEMA),
+        "unit_rejections.parquet": pa.Table.from_pylist(units.rejected_rows(),
+                                                        schema=store.UNIT_REJECTIONS_SCHEMA),
+    }
+
+
+def entity_text(template: str, entity: dict) -> str:
+    if not entity["description"]:
+        return entity["text"]
+    return template.format(entity=entity["text"], description=entity["description"])
 
 
 # -- scoring --------------------------------------------------------------------------
@@ -193,14 +309,23 @@ def failures_table(scored: list[ScoredClass]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=store.FAILURES_SCHEMA)
 
 
-def embedding_rows(classes: pa.Table, subtexts: pa.Table) -> list[dict]:
-    """What an encoder embeds: every class text and every scored candidate's sub-texts;
-    word embeddings for class texts and selected sub-texts (docs/corpus-format.md)."""
-    rows = [{"kind": "class", "class_id": c["class_id"], "candidate_id": None, "position": None,
-             "text": c["text"], "tokens": True} for c in classes.to_pylist()]
-    rows += [{"kind": "subtext", "class_id": s["class_id"], "candidate_id": s["candidate_id"],
-              "position": s["position"], "text": s["text"], "tokens": s["selected"]}
-             for s in subtexts.to_pylist() if s["tpp"] is not None]
+def embedding_rows(tables: dict[str, pa.Table], entity_template: str) -> list[dict]:
+    """What an encoder embeds: every class text, every scored candidate's sub-texts, every
+    semantic unit and entity; word embeddings for class texts, selected sub-texts, units
+    and entities (docs/corpus-format.md)."""
+    def row(kind, text, tokens, class_id=None, candidate_id=None, position=None, item=None):
+        return {"kind": kind, "class_id": class_id, "candidate_id": candidate_id,
+                "position": position, "item_id": item, "text": text, "tokens": tokens}
+
+    rows = [row("class", c["text"], True, c["class_id"])
+            for c in tables["classes.parquet"].to_pylist()]
+    rows += [row("subtext", s["text"], s["selected"], s["class_id"], s["candidate_id"],
+                 s["position"])
+             for s in tables["subtexts.parquet"].to_pylist() if s["tpp"] is not None]
+    rows += [row("unit", u["text"], True, item=u["unit_id"])
+             for u in tables["units.parquet"].to_pylist()]
+    rows += [row("entity", entity_text(entity_template, e), True, item=e["entity_id"])
+             for e in tables["entities.parquet"].to_pylist()]
     return rows
 
 
@@ -216,7 +341,8 @@ def embeddings_table(encoder: TextEncoder, rows: list[dict], cache: EmbeddingCac
         keep_tokens = r["tokens"] and e.tokens is not None
         out.append({
             "kind": r["kind"], "class_id": r["class_id"], "candidate_id": r["candidate_id"],
-            "position": r["position"], "text": r["text"], "pooled": e.pooled.tolist(),
+            "position": r["position"], "item_id": r["item_id"], "text": r["text"],
+            "pooled": e.pooled.tolist(),
             "tokens": e.tokens.tolist() if keep_tokens else None,
             "token_ids": e.token_ids.tolist() if keep_tokens else None,
         })
@@ -261,7 +387,7 @@ def inputs_sha256(cfg: CorpusConfig, classes: ClassList, prompts: PromptSet) -> 
     imported = [file_sha256(Path(spec.path)) for spec in cfg.imports]
     return cache_key(__version__, cfg.model_dump(mode="json"), classes.sha256,
                      [c.name for c in classes.classes], prompts.sha256, curated, embedded,
-                     imported)
+                     imported, load_unit_prompts(cfg.unit_prompts).sha256)
 
 
 def display_path(path: Path) -> str:
@@ -274,7 +400,7 @@ def display_path(path: Path) -> str:
 
 def manifest(*, cfg: CorpusConfig, class_list: ClassList, prompts: PromptSet,
              sources: list[dict], tpp: dict, encoders: list[dict], counts: dict,
-             run: dict) -> dict:
+             run: dict, knowledge: dict | None = None) -> dict:
     return {
         "format": store.FORMAT,
         "schema_version": store.SCHEMA_VERSION,
@@ -290,6 +416,8 @@ def manifest(*, cfg: CorpusConfig, class_list: ClassList, prompts: PromptSet,
         "config": cfg.model_dump(mode="json"),
         "sources": sources,
         "prompts": prompts.describe(),
+        "unit_prompts": load_unit_prompts(cfg.unit_prompts).describe(),
+        "knowledge": knowledge or {},
         "tpp": tpp,
         "encoders": encoders,
         "counts": counts,
@@ -317,6 +445,19 @@ def summary(out: Path, manifest: dict) -> dict:
     }
 
 
+def _source_line(src: dict) -> str:
+    endpoint = src.get("endpoint")
+    if isinstance(endpoint, dict):  # a sub-text source (model × prompt)
+        where = "embedded llama.cpp server" if endpoint["embedded"] else endpoint["base_url"]
+        return (f"LLM `{endpoint['model']}` at {where}, prompt `{src['prompt_id']}` "
+                f"({src['prompt_set']})")
+    if "provenance" in src:
+        return src["provenance"]
+    if endpoint:
+        return f"semantic units from endpoint `{endpoint}`, prompt `{src['prompt_id']}`"
+    return "semantic units and roles from the curated text"
+
+
 def dataset_card(manifest: dict) -> str:
     """README.md with YAML front matter, in the style of dataset hubs."""
     ds = manifest["dataset"]
@@ -338,15 +479,12 @@ def dataset_card(manifest: dict) -> str:
              f"one set per class selected by text prompt perplexity (TPP, encoder "
              f"`{manifest['tpp']['encoder']}`). Format: docs/corpus-format.md of subtext.", "",
              "## Sources", ""]
-    for src in manifest["sources"]:
-        if src["kind"] == "llm":
-            e = src["endpoint"]
-            where = "embedded llama.cpp server" if e["embedded"] else e["base_url"]
-            lines.append(f"- `{src['id']}`: LLM `{e['model']}` at {where}, prompt "
-                         f"`{src['prompt_id']}` ({src['prompt_set']})")
-        else:
-            lines.append(f"- `{src['id']}`: {src['provenance']}")
-    lines += ["", "## Encoders", ""]
+    lines += [f"- `{src['id']}`: {_source_line(src)}" for src in manifest["sources"]]
+    counts = manifest["counts"]
+    lines += ["", f"Semantic units (ASU): {counts.get('units', 0)} in four kinds; entities "
+              f"(ALT): {counts.get('entities', 0)}, single words sense-disambiguated on "
+              f"WordNet 3.0 (method `{manifest['knowledge'].get('wsd_method')}`).",
+              "", "## Encoders", ""]
     for e in encoders:
         lines.append(f"- `{e['id']}`: {e['model']}, weights **{e['weights']}**"
                      + (" (random: for smoke tests only, not semantically meaningful)"
@@ -392,10 +530,13 @@ def tpp_summary(cfg: CorpusConfig, scored: list[ScoredClass], encoder: TextEncod
     }
 
 
-def counts(classes: pa.Table, subtexts: pa.Table, n: int) -> dict:
+def counts(tables: dict[str, pa.Table], n: int) -> dict:
+    classes, subtexts = tables["classes.parquet"], tables["subtexts.parquet"]
     status = classes.column("status").to_pylist()
     valid = [t is not None for t in subtexts.column("tpp").to_pylist()]
     return {
+        "units": tables["units.parquet"].num_rows,
+        "entities": tables["entities.parquet"].num_rows,
         "classes": len(status),
         "classes_ok": status.count("ok"),
         "classes_failed": status.count("failed"),

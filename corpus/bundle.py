@@ -41,11 +41,43 @@ FAILURES_SCHEMA = pa.schema([
 ])
 
 
+_strings = pa.list_(pa.string())
+UNITS_SCHEMA = pa.schema([
+    ("unit_id", pa.string()), ("text", pa.string()), ("head", pa.string()),
+    ("kind", pa.string()), ("kinds", _strings), ("n_words", pa.int32()),
+    ("n_classes", pa.int32()), ("n_mentions", pa.int32()), ("sources", _strings),
+    ("surface_forms", _strings),
+])
+CLASS_UNITS_SCHEMA = pa.schema([
+    ("class_id", pa.int32()), ("unit_id", pa.string()), ("kind", pa.string()),
+    ("score", pa.float64()), ("sources", _strings),
+])
+ENTITIES_SCHEMA = pa.schema([
+    ("entity_id", pa.string()), ("text", pa.string()), ("kind", pa.string()),
+    ("kind_source", pa.string()), ("source_kind", pa.string()), ("n_words", pa.int32()),
+    ("synset", pa.string()), ("description", pa.string()),
+    ("description_source", pa.string()), ("needs_description", pa.bool_()),
+    ("wsd_method", pa.string()), ("wsd_confidence", pa.float64()),
+    ("runner_up", pa.string()), ("lesk_synset", pa.string()),
+    ("embedding_synset", pa.string()), ("sense_agreement", pa.float64()),
+    ("n_classes", pa.int32()), ("sources", _strings),
+])
+CLASS_ENTITIES_SCHEMA = pa.schema([
+    ("class_id", pa.int32()), ("entity_id", pa.string()), ("kind", pa.string()),
+    ("score", pa.float64()), ("sources", _strings), ("synset", pa.string()),
+])
+UNIT_REJECTIONS_SCHEMA = pa.schema([
+    ("class_id", pa.int32()), ("source", pa.string()), ("kind", pa.string()),
+    ("raw", pa.string()), ("reason", pa.string()),
+])
+
+
 def embeddings_schema(dim: int) -> pa.Schema:
     vector = pa.list_(pa.float32(), dim)
     return pa.schema([
         ("kind", pa.string()), ("class_id", pa.int32()), ("candidate_id", pa.int32()),
-        ("position", pa.int32()), ("text", pa.string()), ("pooled", vector),
+        ("position", pa.int32()), ("item_id", pa.string()), ("text", pa.string()),
+        ("pooled", vector),
         ("tokens", pa.list_(vector)), ("token_ids", pa.list_(pa.int32())),
     ])
 
@@ -54,6 +86,11 @@ TABLE_SCHEMAS = {
     "classes.parquet": CLASSES_SCHEMA,
     "subtexts.parquet": SUBTEXTS_SCHEMA,
     "failures.parquet": FAILURES_SCHEMA,
+    "units.parquet": UNITS_SCHEMA,
+    "class_units.parquet": CLASS_UNITS_SCHEMA,
+    "entities.parquet": ENTITIES_SCHEMA,
+    "class_entities.parquet": CLASS_ENTITIES_SCHEMA,
+    "unit_rejections.parquet": UNIT_REJECTIONS_SCHEMA,
 }
 
 
@@ -299,27 +336,55 @@ def _verify_content(bundle: Path, manifest: dict) -> list[str]:
     for key, value in actual.items():
         if counts.get(key) != value:
             problems.append(f"manifest counts.{key} = {counts.get(key)}, bundle has {value}")
+    problems += _verify_knowledge(tables, known)
+    items = {"unit": tables["units.parquet"].column("unit_id").to_pylist(),
+             "entity": tables["entities.parquet"].column("entity_id").to_pylist()}
     for encoder in manifest["encoders"]:
-        problems += _verify_embeddings(bundle, encoder, classes, subtexts)
+        problems += _verify_embeddings(bundle, encoder, classes, subtexts, items)
+    return problems
+
+
+def _verify_knowledge(tables: dict[str, pa.Table], class_ids: set[int]) -> list[str]:
+    problems = []
+    for items, links, key in (("units.parquet", "class_units.parquet", "unit_id"),
+                              ("entities.parquet", "class_entities.parquet", "entity_id")):
+        ids = tables[items].column(key).to_pylist()
+        if len(set(ids)) != len(ids):
+            problems.append(f"{items}: {key} repeats")
+        stray = set(tables[links].column(key).to_pylist()) - set(ids)
+        if stray:
+            problems.append(f"{links}: {key} {sorted(stray)[:5]} not in {items}")
+        bad = set(tables[links].column("class_id").to_pylist()) - class_ids
+        if bad:
+            problems.append(f"{links}: class_id {sorted(bad)[:5]} not in classes.parquet")
     return problems
 
 
 def _verify_embeddings(bundle: Path, encoder: dict, classes: list[dict],
-                       subtexts: list[dict]) -> list[str]:
+                       subtexts: list[dict], items: dict[str, list[str]]) -> list[str]:
     rel = encoder["file"]
     table = read_table(bundle, rel)
     problems = _check_schema(rel, table, embeddings_schema(encoder["dim"]))
     if problems:
         return problems
-    rows = table.select(["kind", "class_id", "candidate_id", "position", "text"]).to_pylist()
+    rows = table.select(["kind", "class_id", "candidate_id", "position", "item_id",
+                         "text"]).to_pylist()
     has_tokens = table.column("tokens").is_valid().to_pylist()
-    index = {(r["kind"], r["class_id"], r["candidate_id"], r["position"]): (r["text"], tok)
-             for r, tok in zip(rows, has_tokens, strict=True)}
-    expected = [(("class", c["class_id"], None, None), c["text"], True) for c in classes]
+    index = {(r["kind"], r["class_id"], r["candidate_id"], r["position"], r["item_id"]):
+             (r["text"], tok) for r, tok in zip(rows, has_tokens, strict=True)}
+    expected = [(("class", c["class_id"], None, None, None), c["text"], True)
+                for c in classes]
     expected += [
-        (("subtext", s["class_id"], s["candidate_id"], s["position"]), s["text"], s["selected"])
+        (("subtext", s["class_id"], s["candidate_id"], s["position"], None), s["text"],
+         s["selected"])
         for s in subtexts if s["tpp"] is not None
     ]
+    for kind, ids in items.items():
+        seen = {k[4] for k in index if k[0] == kind}
+        missing = [i for i in ids if i not in seen]
+        if missing:
+            problems.append(f"{rel}: no embedding for {len(missing)} {kind}(s), e.g. "
+                            f"{missing[0]!r}")
     for key, text, needs_tokens in expected:
         if key not in index:
             problems.append(f"{rel}: no embedding for {key[0]} {key[1:]}")

@@ -108,6 +108,14 @@ class CorpusConfig(_Strict):
     tpp: TPPConfig = Field(default_factory=TPPConfig)
     encoders: list[ClipEncoder] = Field(default_factory=list)
     embed_batch_size: int = Field(64, ge=1)
+    # Semantic units and entities (ASU, ALT).
+    unit_prompts: str = "units-v1"
+    # How an entity is embedded (METHODS §5, [ours]); "{description}" is left out when an
+    # entity has none.
+    entity_template: str = "{entity}, {description}"
+    # One-sentence descriptions of multi-word entities come from the first configured
+    # endpoint; the embedded SmolLM2 is never asked (its text would be placeholder).
+    phrase_descriptions: Literal["auto", "never"] = "auto"
 
     @field_validator("class_template")
     @classmethod

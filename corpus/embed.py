@@ -17,8 +17,8 @@ def embed_bundle(bundle: Path, spec: ClipEncoder, batch_size: int = 64) -> dict:
     with store.bundle_lock(bundle):
         manifest = store.read_manifest(bundle)
         encoder = create_encoder(spec)
-        rows = build.embedding_rows(store.read_table(bundle, "classes.parquet"),
-                                    store.read_table(bundle, "subtexts.parquet"))
+        tables = {name: store.read_table(bundle, name) for name in store.TABLE_SCHEMAS}
+        rows = build.embedding_rows(tables, manifest["config"]["entity_template"])
         table = build.embeddings_table(encoder, rows, EmbeddingCache(), batch_size)
         info = {**encoder.describe(), "file": store.embeddings_file(encoder.id)}
         staging = store.stage_copy(bundle)

@@ -29,7 +29,31 @@ def show(bundle: Path, cls: str | None) -> str:
     failures = [f for f in store.read_table(bundle, "failures.parquet").to_pylist()
                 if f["class_id"] == c["class_id"]]
     lines += [f"  failed {f['source']}: {f['reason']}" for f in failures]
+    lines += _knowledge(bundle, c["class_id"])
     return "\n".join(lines)
+
+
+def _knowledge(bundle: Path, class_id: int) -> list[str]:
+    """The class's semantic units by kind, and its entities with their WordNet senses."""
+    import duckdb
+
+    units = duckdb.sql(
+        f"select cu.kind, u.text from '{bundle}/class_units.parquet' cu join "
+        f"'{bundle}/units.parquet' u using (unit_id) where cu.class_id = {class_id} "
+        "order by cu.kind, cu.score desc, u.text").fetchall()
+    lines = ["semantic units:"]
+    for kind in sorted({k for k, _ in units}):
+        lines.append(f"  {kind}: " + ", ".join(t for k, t in units if k == kind))
+    entities = duckdb.sql(
+        f"select e.kind, e.text, coalesce(ce.synset, e.synset), e.description "
+        f"from '{bundle}/class_entities.parquet' ce join '{bundle}/entities.parquet' e "
+        f"using (entity_id) where ce.class_id = {class_id} order by e.kind, e.text").fetchall()
+    lines.append("entities:")
+    for kind, text, synset, description in entities:
+        sense = f" [{synset}]" if synset else ""
+        about = f": {description}" if description else ""
+        lines.append(f"  {kind:10s} {text}{sense}{about}")
+    return lines
 
 
 def _summary(manifest: dict, classes: list[dict]) -> str:

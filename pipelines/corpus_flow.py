@@ -53,8 +53,9 @@ def load_classes(dataset: str, limit: int | None) -> ClassList:
 # covers the rest (a full disk, a cache locked by a crashed run's leftovers).
 @task(name="generate-subtexts", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2,
       task_run_name="generate-{action.name}")
-def generate(action: ActionClass, sources: list[Source]) -> build.GeneratedClass:
-    return build.generate_class(action, sources)
+def generate(action: ActionClass, sources: list[Source],
+             unit_sources: list) -> build.GeneratedClass:
+    return build.generate_class(action, sources, unit_sources)
 
 
 def _bar(total: int, desc: str, unit: str) -> tqdm:
@@ -70,6 +71,10 @@ def score(cfg: CorpusConfig, generated: list[build.GeneratedClass], cache: Embed
         scored = build.score_classes(cfg, generated, encoder, cache, priority,
                                      progress=bar.update)
     return scored, encoder.describe(), encoder
+
+
+semantic_knowledge = task(build.semantic_knowledge, name="semantic-units-and-entities",
+                          cache_policy=NO_CACHE)
 
 
 @task(name="embed-texts", cache_policy=NO_CACHE, task_run_name="embed-{encoder_id}")
@@ -133,8 +138,10 @@ def build_corpus(dataset: str, out: str, classes: int | None = None,
 
     with store.bundle_lock(out_path), build.llm_clients(cfg) as clients:
         sources = build.make_sources(cfg, class_list, clients, prompts)
+        unit_sources = build.make_unit_sources(cfg, class_list, clients)
         started = time.perf_counter()
-        futures = generate.map(list(class_list.classes), sources=unmapped(sources))
+        futures = generate.map(list(class_list.classes), sources=unmapped(sources),
+                               unit_sources=unmapped(unit_sources))
         generated = []
         with _bar(len(futures), "generate sub-texts", "class") as bar:
             for fut in as_completed(futures):
@@ -145,20 +152,24 @@ def build_corpus(dataset: str, out: str, classes: int | None = None,
         usage = {c.endpoint.name: {k: round(v, 3) if isinstance(v, float) else v
                                    for k, v in vars(c.usage).items() if k != "lock"}
                  for c in clients}
-        source_info = [s.describe() for s in sources]
+        source_info = [s.describe() for s in [*sources, *unit_sources]]
         for c in clients:
-            c.close()  # free the CPU the embedded server holds before embedding
+            if c.endpoint.embedded:
+                c.close()  # free the CPU the embedded server holds before embedding
 
         cache = EmbeddingCache()
         started = time.perf_counter()
         priority = {s.id: s.priority for s in sources}
         scored, tpp_encoder_info, tpp_enc = score(cfg, generated, cache, priority)
+        units, entities, knowledge = semantic_knowledge(
+            cfg, generated, scored, build.describer_client(cfg, clients))
         tables = {
             "classes.parquet": build.classes_table(scored),
             "subtexts.parquet": build.subtexts_table(scored),
             "failures.parquet": build.failures_table(scored),
+            **build.knowledge_tables(units, entities),
         }
-        rows = build.embedding_rows(tables["classes.parquet"], tables["subtexts.parquet"])
+        rows = build.embedding_rows(tables, cfg.entity_template)
         encoder_info = []
         for enc in build.bundle_encoders(cfg, tpp_enc):
             tables[store.embeddings_file(enc.id)] = embed(enc.id, enc, rows, cache,
@@ -175,8 +186,7 @@ def build_corpus(dataset: str, out: str, classes: int | None = None,
         manifest = build.manifest(
             cfg=cfg, class_list=class_list, prompts=prompts, sources=source_info, tpp=tpp,
             encoders=encoder_info,
-            counts=build.counts(tables["classes.parquet"], tables["subtexts.parquet"],
-                                cfg.n_subtexts),
+            counts=build.counts(tables, cfg.n_subtexts), knowledge=knowledge,
             run={"llm_usage": usage, "embedding_cache": {"hits": cache.hits,
                                                          "misses": cache.misses},
                  "stage_times": stage_times, "wall_s": clock()},

@@ -59,7 +59,8 @@ def build_curated_bundle(out: Path, dataset: str = "hmdb51", classes: int = 2,
     class_list = load_class_list(dataset).head(classes)
     prompts = load_prompt_set(cfg.prompts)
     sources = build.make_sources(cfg, class_list, [], prompts)
-    generated = [build.generate_class(a, sources) for a in class_list.classes]
+    unit_sources = build.make_unit_sources(cfg, class_list, [])
+    generated = [build.generate_class(a, sources, unit_sources) for a in class_list.classes]
     for g in generated:
         for candidate_id, c in list(g.candidates):
             if (g.action.name, c.source) in drop:
@@ -69,10 +70,12 @@ def build_curated_bundle(out: Path, dataset: str = "hmdb51", classes: int = 2,
     priority = {s.id: s.priority for s in sources}
     tpp_encoder = build.tpp_encoder(cfg)
     scored = build.score_classes(cfg, generated, tpp_encoder, cache, priority)
+    units, entities, knowledge = build.semantic_knowledge(cfg, generated, scored, None)
     tables = {"classes.parquet": build.classes_table(scored),
               "subtexts.parquet": build.subtexts_table(scored),
-              "failures.parquet": build.failures_table(scored)}
-    rows = build.embedding_rows(tables["classes.parquet"], tables["subtexts.parquet"])
+              "failures.parquet": build.failures_table(scored),
+              **build.knowledge_tables(units, entities)}
+    rows = build.embedding_rows(tables, cfg.entity_template)
     encoder_info = []
     for enc in build.bundle_encoders(cfg, tpp_encoder):
         tables[store.embeddings_file(enc.id)] = build.embeddings_table(
@@ -82,8 +85,7 @@ def build_curated_bundle(out: Path, dataset: str = "hmdb51", classes: int = 2,
         cfg=cfg, class_list=class_list, prompts=prompts,
         sources=[s.describe() for s in sources],
         tpp=build.tpp_summary(cfg, scored, tpp_encoder, priority), encoders=encoder_info,
-        counts=build.counts(tables["classes.parquet"], tables["subtexts.parquet"],
-                            cfg.n_subtexts),
+        counts=build.counts(tables, cfg.n_subtexts), knowledge=knowledge,
         run={"wall_s": 0.0})
     build.write_bundle(out, tables, manifest)
     return out

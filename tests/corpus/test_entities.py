@@ -157,7 +157,7 @@ def test_every_method_records_its_choice_and_a_runner_up():
 
 
 def test_a_word_wordnet_does_not_know_gets_no_sense():
-    choice = disambiguate("abseiler", "abseiling: the abseiler leans back", "n")
+    choice = disambiguate("selfie", "taking photos: she holds up her phone for a selfie", "n")
     assert choice.synset is None and choice.runner_up is None
 
 

@@ -1,10 +1,13 @@
-"""Semantic units (ASU) and entity characteristics (ALT): where they are generated.
+"""Sources of raw semantic units (ASU) and entity characteristics (ALT).
+
+Where they are generated.
 
 Per class, every source gives raw phrases by kind: an LLM answers the `semantic_units`
 question (body parts, objects, scenes, motions — ASU) and the `characteristics`
 question (objects, body parts, scenes, roles — ALT); the curated text gives its units
 and roles. Normalisation, the shared vocabulary, word-sense disambiguation and typing
-happen in `corpus.entities`.
+happen in `corpus.entities`; the build writes the results to units.parquet,
+class_units.parquet, entities.parquet and class_entities.parquet.
 """
 
 import hashlib

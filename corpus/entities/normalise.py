@@ -1,0 +1,238 @@
+"""Extraction and normalisation of semantic units and entities with spaCy.
+
+A unit from any source (an LLM reply, the curated files, a class name) becomes its
+normal form: lower-case, accents folded, determiners and possessives stripped
+("the athlete's bat" -> "bat", "his hands" -> "hand"), compounds kept ("baseball
+bat"), the head noun lemmatised ("baseball bats" -> "baseball bat"; modifiers keep
+their surface form so "running shoes" stays "running shoe"), and for motions every
+verb and noun lemmatised ("swinging his arms" -> "swing arm"). Junk is rejected
+with a reason instead of raising, so one bad reply never stops a run.
+
+Short fragments are parsed with a neutral prefix ("the ..." for nouns, "they ..."
+for motions): bare fragments such as "cliff face" or "tap foot" are otherwise
+tagged as verbs or nouns at random. The prefix tokens are dropped after parsing.
+"""
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from corpus.entities.kinds import MOTIONS
+from corpus.entities.models import spacy_pipeline, wordnet
+from corpus.text import PERSON_WORDS
+
+MAX_WORDS = 4
+NOUN_PREFIX = "the "
+MOTION_PREFIX = "they "
+
+# Nouns whose plural is the thing itself: lemmatising would change the meaning
+# ("glasses" -> "glass"). [ours] A short list, not WordNet lookups: WordNet lists
+# "arms" (weapons) too, and "arms" in a body-part reply are arms.
+PLURALE_TANTUM = frozenset(
+    "glasses sunglasses eyeglasses goggles binoculars scissors shears tongs pliers tweezers "
+    "pants trousers shorts jeans leggings tights overalls pajamas pyjamas clothes briefs "
+    "trunks headphones earphones earbuds handcuffs stairs suds".split()
+)
+
+# Why a unit was rejected.
+EMPTY = "empty"
+NO_LETTERS = "no letters (numbers or punctuation only)"
+SYMBOLS = "contains emoji or symbols"
+NON_LATIN = "non-Latin script (not English)"
+TOO_LONG = f"more than {MAX_WORDS} words"
+NOT_ENGLISH = "not English-looking (no known English words)"
+ONLY_FUNCTION_WORDS = "only determiners or pronouns"
+
+_CONTENT_POS = {"NOUN", "PROPN", "VERB", "ADJ", "ADV", "NUM", "X"}
+_ALLOWED_PUNCT = set(" -'’.,/&()")
+_LIST_SPLIT = re.compile(r"\s*(?:[;\n•]|,\s)\s*")
+_LEADING_BULLET = re.compile(r"^\s*(?:[-*•]+|\d+[.)])\s+")
+
+
+@dataclass(frozen=True)
+class Normalised:
+    """One raw unit and what became of it: `text` is None exactly when rejected."""
+
+    raw: str
+    kind: str | None
+    text: str | None  # the normal form, the de-duplication key
+    head: str | None  # lemma of the head noun (nouns) or of the main verb (motions)
+    n_words: int
+    reason: str | None  # why it was rejected; None when accepted
+
+    @property
+    def ok(self) -> bool:
+        return self.text is not None
+
+
+def _reject(raw: str, kind: str | None, reason: str, n_words: int = 0) -> Normalised:
+    return Normalised(raw, kind, None, None, n_words, reason)
+
+
+def _fold(text: str) -> str:
+    """NFKC, accents folded ("café" -> "cafe"), curly quotes straightened."""
+    text = unicodedata.normalize("NFKC", text).replace("’", "'").replace("‘", "'")
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def precheck(raw: str) -> tuple[str | None, str | None]:
+    """(cleaned text, None) or (None, reason) for the checks that need no parser."""
+    if not isinstance(raw, str):
+        return None, EMPTY
+    text = _LEADING_BULLET.sub("", _fold(raw)).strip().strip("\"'`.,;:!?").strip()
+    if not text:
+        return None, EMPTY
+    for c in text:
+        if c.isalpha() and not unicodedata.name(c, "").startswith("LATIN"):
+            return None, NON_LATIN
+    for c in text:
+        if not (c.isalnum() or c in _ALLOWED_PUNCT):
+            return None, SYMBOLS
+    if not any(c.isalpha() for c in text):
+        return None, NO_LETTERS
+    return " ".join(text.lower().split()), None
+
+
+def split_items(reply: str) -> list[str]:
+    """A reply that lists several units in one string ("rope, harness; helmet") ->
+    the items. Only list punctuation splits: "push and pull" stays one motion."""
+    if not isinstance(reply, str):
+        return [reply]
+    return [p for p in _LIST_SPLIT.split(reply) if p.strip()]
+
+
+def _is_known_word(word: str) -> bool:
+    wn = wordnet()
+    return bool(wn._morphy(word, "n") or wn._morphy(word, "v") or wn._morphy(word, "a")
+                or wn._morphy(word, "r")) or word in spacy_pipeline().Defaults.stop_words
+
+
+def _strip_tokens(doc, skip: int) -> list:
+    """The phrase's tokens without the parse prefix, determiners, possessive pronouns,
+    possessors with their "'s", and punctuation."""
+    dropped: set[int] = set(range(skip))
+    for tok in doc:
+        if tok.i < skip:
+            continue
+        if tok.dep_ == "poss" and tok.tag_ != "PRP$":
+            dropped.update(t.i for t in tok.subtree)  # "the athlete's" in "the athlete's bat"
+        elif (tok.pos_ == "DET" or (tok.pos_ == "PUNCT" and tok.tag_ != "HYPH")
+              or tok.tag_ in ("PRP$", "POS", "WP$")):
+            dropped.add(tok.i)
+    return [t for t in doc if t.i not in dropped]
+
+
+def _join(tokens: list, words: list[str]) -> str:
+    """Words joined as the tokens were spaced, so "t-shirt" stays one word."""
+    text = "".join(w + (" " if t.whitespace_ else "") for t, w in zip(tokens, words,
+                                                                     strict=True))
+    return " ".join(text.split())
+
+
+def _noun_form(tokens: list) -> tuple[str, str]:
+    """(normal form, head lemma) of a noun phrase: only the head noun is lemmatised."""
+    nouns = [t for t in tokens if t.pos_ in ("NOUN", "PROPN")]
+    roots = [t for t in nouns if t.head.i == t.i or t.head not in tokens]
+    head = roots[0] if roots else (nouns[-1] if nouns else tokens[-1])
+    words = []
+    for t in tokens:
+        w = t.text.lower()
+        if t.i == head.i and w not in PLURALE_TANTUM and t.tag_ in ("NNS", "NNPS"):
+            w = t.lemma_.lower()
+        words.append(w)
+    return _join(tokens, words), _head_lemma(head)
+
+
+def _head_lemma(head) -> str:
+    text = head.text.lower()
+    if text in PLURALE_TANTUM or head.tag_ not in ("NNS", "NNPS"):
+        return text
+    return head.lemma_.lower()
+
+
+def _motion_form(tokens: list) -> tuple[str, str]:
+    """(normal form, main verb lemma) of a motion: verbs and nouns lemmatised."""
+    words = [t.lemma_.lower() if t.pos_ in ("VERB", "NOUN", "AUX") else t.text.lower()
+             for t in tokens]
+    verbs = [t for t in tokens if t.pos_ == "VERB"]
+    head = verbs[0].lemma_.lower() if verbs else words[0]
+    return _join(tokens, words), head
+
+
+def _finish(raw: str, kind: str | None, doc, skip: int) -> Normalised:
+    tokens = _strip_tokens(doc, skip)
+    if not any(t.pos_ in _CONTENT_POS or (t.is_alpha and not t.is_stop) for t in tokens):
+        return _reject(raw, kind, ONLY_FUNCTION_WORDS)
+    if len(tokens) > MAX_WORDS:
+        return _reject(raw, kind, TOO_LONG, len(tokens))
+    alpha = [t.text.lower() for t in tokens if t.is_alpha]
+    if len(alpha) >= 2 and sum(map(_is_known_word, alpha)) * 2 < len(alpha):
+        return _reject(raw, kind, NOT_ENGLISH, len(tokens))
+    text, head = _motion_form(tokens) if kind == MOTIONS else _noun_form(tokens)
+    return Normalised(raw, kind, text, head, len(text.split()), None)
+
+
+def normalise_units(texts: Sequence[str], kind: str | None = None,
+                    batch_size: int = 256) -> list[Normalised]:
+    """Normalise many units of one kind (motions are verb phrases, every other kind a
+    noun phrase), parsed in batches with nlp.pipe. One result per input, in order."""
+    prefix = MOTION_PREFIX if kind == MOTIONS else NOUN_PREFIX
+    results: list[Normalised | None] = [None] * len(texts)
+    todo: list[tuple[int, str]] = []
+    for i, raw in enumerate(texts):
+        clean, reason = precheck(raw)
+        if reason is not None:
+            results[i] = _reject(raw if isinstance(raw, str) else repr(raw), kind, reason)
+        elif len(clean.split()) > 3 * MAX_WORDS:  # no need to parse a paragraph
+            results[i] = _reject(raw, kind, TOO_LONG, len(clean.split()))
+        else:
+            todo.append((i, clean))
+    nlp = spacy_pipeline()
+    skip = len(nlp.tokenizer(prefix.strip()))
+    docs = nlp.pipe((prefix + clean for _, clean in todo), batch_size=batch_size)
+    for (i, _), doc in zip(todo, docs, strict=True):
+        results[i] = _finish(texts[i], kind, doc, skip)
+    return results  # type: ignore[return-value]
+
+
+def normalise_unit(text: str, kind: str | None = None) -> str | None:
+    """The normal form of one unit, or None when it is rejected (see normalise_units
+    for the reason)."""
+    return normalise_units([text], kind)[0].text
+
+
+def class_name_units(labels: Sequence[str], batch_size: int = 256
+                     ) -> list[list[tuple[str, str]]]:
+    """Units in action names, as the entity route of Align before Adapt extracts them:
+    for each label, (kind, raw phrase) pairs — its noun chunks (kind None: typed later
+    by WordNet) and its verbs (motions). Bracketed qualifiers count ("punching person
+    (boxing)"); generic person words ("person", "man") are left out."""
+    nlp = spacy_pipeline()
+    out = []
+    for doc in nlp.pipe((_fold(label).lower().replace("_", " ") for label in labels),
+                        batch_size=batch_size):
+        found: list[tuple[str | None, str]] = []
+        in_chunks: set[int] = set()
+        for chunk in doc.noun_chunks:
+            in_chunks.update(t.i for t in chunk)
+            # a gerund inside a chunk ("punching person") is the action, not a modifier
+            found += [(MOTIONS, t.text) for t in chunk if t.pos_ == "VERB"]
+            words = [t for t in chunk if t.pos_ in ("NOUN", "PROPN", "ADJ")
+                     and t.text not in PERSON_WORDS]
+            if words and words[-1].pos_ in ("NOUN", "PROPN"):
+                found.append((None, " ".join(t.text for t in words)))
+        for tok in doc:
+            if tok.i in in_chunks:
+                continue
+            if tok.pos_ == "VERB":
+                found.append((MOTIONS, tok.text))
+            elif tok.pos_ in ("NOUN", "PROPN") and tok.text not in PERSON_WORDS:
+                found.append((None, tok.text))  # a noun the parser left outside any chunk
+        out.append(list(dict.fromkeys(found)))
+    return out
+
+
+def iter_ok(results: Iterable[Normalised]) -> Iterable[Normalised]:
+    return (r for r in results if r.ok)
