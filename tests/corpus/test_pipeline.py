@@ -141,11 +141,6 @@ def test_embed_adds_an_encoder_without_touching_the_text(copy_of):
     assert (copy_of / "subtexts.parquet").read_bytes() == before
 
 
-def test_show_prints_a_class(bundle):
-    out = run_cli("corpus", "show", str(bundle), "--class", "cartwheel").stdout
-    assert out.startswith("1: cartwheel") and "curated/temporal_phases" in out
-
-
 def test_bad_input_gets_one_clear_line(tmp_path):
     result = run_cli("corpus", "build", "--dataset", "hmdb52", "--out", str(tmp_path / "x"),
                      check=False)
@@ -169,3 +164,30 @@ def test_verify_refuses_manifest_paths_outside_the_bundle(copy_of):
     manifest["files"]["../../etc/passwd"] = {"sha256": "0" * 64, "bytes": 1, "rows": None}
     (copy_of / "manifest.json").write_text(json.dumps(manifest))
     assert verify_bundle(copy_of) == ["../../etc/passwd: manifest path leaves the bundle"]
+
+
+def test_units_come_in_four_kinds_and_entities_carry_wordnet_senses(bundle):
+    from nltk.corpus import wordnet as wn
+
+    kinds = {k for (k,) in duckdb.sql(f"select distinct kind from '{bundle}/units.parquet'")
+             .fetchall()}
+    assert kinds == {"body_parts", "objects", "scenes", "motions"}
+    links = pd.read_parquet(bundle / "class_units.parquet")
+    assert set(links.class_id) == {0, 1, 2}
+    entities = pd.read_parquet(bundle / "entities.parquet")
+    single = entities[entities.n_words == 1]
+    assert single.synset.notna().mean() > 0.8
+    for row in single.dropna(subset=["synset"]).itertuples():
+        assert row.description == wn.synset(row.synset).definition()
+        assert row.wsd_method and 0 <= row.wsd_confidence <= 1
+    assert {"hand", "head"} <= set(entities.text)  # generic body parts are always there
+    sources = {s for ss in pd.read_parquet(bundle / "units.parquet").sources for s in ss}
+    assert "curated/units" in sources
+    emb = pd.read_parquet(bundle / "embeddings/open_clip-subtext-tiny-random-seed0.parquet")
+    assert set(emb[emb.kind == "entity"].item_id) == set(entities.entity_id)
+
+
+def test_show_prints_a_class_with_its_units_and_entities(bundle):
+    out = run_cli("corpus", "show", str(bundle), "--class", "brush_hair").stdout
+    assert out.startswith("0: brush_hair") and "curated/temporal_phases" in out
+    assert "semantic units:" in out and "entities:" in out and "hair" in out
