@@ -129,7 +129,8 @@ def make_unit_sources(cfg: CorpusConfig, class_list: ClassList,
     """Curated units and roles, then every (model, unit question) pair."""
     sources: list[UnitSource] = []
     if use_curated(cfg, class_list.dataset):
-        sources.append(CuratedUnitSource(load_curated(class_list.dataset)))
+        sources.append(CuratedUnitSource(load_curated(class_list.dataset),
+                                         priority=cfg.curated_priority))
     prompts = load_unit_prompts(cfg.unit_prompts)
     sources += [LLMUnitSource(c, prompts, q) for c in clients for q in prompts.questions]
     return sources
@@ -159,13 +160,22 @@ def generate_class(action: ActionClass, sources: list[Source],
 
 # -- semantic units and entities ---------------------------------------------------------
 
+def best_tier(units: list[RawUnits], priority: dict[str, int]) -> list[RawUnits]:
+    """A class's raw units from its best priority tier, as for sub-text selection: the
+    embedded SmolLM2's units count only where no better source gave any."""
+    if not units:
+        return units
+    tier = min(priority.get(r.source, 0) for r in units)
+    return [r for r in units if priority.get(r.source, 0) == tier]
+
+
 def semantic_knowledge(cfg: CorpusConfig, generated: list[GeneratedClass],
-                       scored: list[ScoredClass],
-                       describer: LLMClient | None) -> tuple[Vocabulary, EntityCorpus, dict]:
+                       scored: list[ScoredClass], describer: LLMClient | None,
+                       priority: dict[str, int]) -> tuple[Vocabulary, EntityCorpus, dict]:
     """ASU's shared unit vocabulary and ALT's WordNet-disambiguated entity corpus."""
     raw: dict[str, dict[int, dict[str, list[str]]]] = {}
     for g in generated:
-        for r in g.units:
+        for r in best_tier(g.units, priority):
             raw.setdefault(r.source, {})[r.class_id] = {k: list(v) for k, v in r.units.items()}
     notes = [{"class_id": r.class_id, "source": r.source, "note": n}
              for g in generated for r in g.units for n in r.notes]
@@ -179,6 +189,7 @@ def semantic_knowledge(cfg: CorpusConfig, generated: list[GeneratedClass],
     entities = build_entity_corpus(entity_vocab, contexts)
     described = describe_entities(entities, labels, describer, cfg)
     report = {"wsd_method": entities.method, "entity_template": cfg.entity_template,
+              "unit_sources_used": {s: len(c) for s, c in sorted(raw.items())},
               "entity_stats": entities.stats, "phrase_descriptions": described,
               "reply_notes": notes, "unit_problems": units.problems,
               "entity_problems": entity_vocab.problems}

@@ -130,6 +130,10 @@ class LLMUnitSource:
     def id(self) -> str:
         return f"{self.client.endpoint.name}/{self.question.id}"
 
+    @property
+    def priority(self) -> int:
+        return self.client.endpoint.priority
+
     def units(self, action: ActionClass) -> RawUnits:
         reply = self.client.complete_json(
             self.prompts.messages(self.question.text.format(label=action.label)),
@@ -141,7 +145,8 @@ class LLMUnitSource:
 
     def describe(self) -> dict:
         return {"id": self.id, "kind": self.kind, "endpoint": self.client.endpoint.name,
-                "prompt_id": self.question.id, "prompt_sha256": self.prompts.sha256}
+                "prompt_id": self.question.id, "prompt_sha256": self.prompts.sha256,
+                "priority": self.priority}
 
 
 @dataclass
@@ -149,6 +154,7 @@ class CuratedUnitSource:
     curated: CuratedText
     kind: str = "curated"
     id: str = "curated/units"
+    priority: int = 0
 
     def units(self, action: ActionClass) -> RawUnits:
         entry = self.curated.classes.get(action.name)
@@ -160,7 +166,8 @@ class CuratedUnitSource:
     def describe(self) -> dict:
         return {"id": self.id, "kind": self.kind,
                 "file": f"data/curated/{self.curated.path.name}",
-                "file_sha256": self.curated.sha256, "revision": self.curated.revision}
+                "file_sha256": self.curated.sha256, "revision": self.curated.revision,
+                "priority": self.priority}
 
 
 def description_schema() -> dict:

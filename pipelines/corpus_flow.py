@@ -162,7 +162,8 @@ def build_corpus(dataset: str, out: str, classes: int | None = None,
         priority = {s.id: s.priority for s in sources}
         scored, tpp_encoder_info, tpp_enc = score(cfg, generated, cache, priority)
         units, entities, knowledge = semantic_knowledge(
-            cfg, generated, scored, build.describer_client(cfg, clients))
+            cfg, generated, scored, build.describer_client(cfg, clients),
+            {s.id: s.priority for s in unit_sources})
         tables = {
             "classes.parquet": build.classes_table(scored),
             "subtexts.parquet": build.subtexts_table(scored),

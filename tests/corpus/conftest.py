@@ -70,7 +70,7 @@ def build_curated_bundle(out: Path, dataset: str = "hmdb51", classes: int = 2,
     priority = {s.id: s.priority for s in sources}
     tpp_encoder = build.tpp_encoder(cfg)
     scored = build.score_classes(cfg, generated, tpp_encoder, cache, priority)
-    units, entities, knowledge = build.semantic_knowledge(cfg, generated, scored, None)
+    units, entities, knowledge = build.semantic_knowledge(cfg, generated, scored, None, {})
     tables = {"classes.parquet": build.classes_table(scored),
               "subtexts.parquet": build.subtexts_table(scored),
               "failures.parquet": build.failures_table(scored),
