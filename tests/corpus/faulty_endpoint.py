@@ -1,0 +1,93 @@
+"""An OpenAI-compatible endpoint on loopback that fails a configurable share of requests
+in every way a real service does: 429 with Retry-After, 500/503, connection resets,
+timeouts, truncated JSON and schema-violating JSON. Test-only; bounded and local."""
+
+import hashlib
+import json
+import random
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.corpus.fake_endpoint import chat_reply
+
+FAULTS = ("429", "500", "503", "reset", "timeout", "truncated", "schema")
+
+
+def good_reply(request: dict) -> str:
+    """Distinct, valid answers per request: sub-texts or units depending on the schema."""
+    digest = hashlib.sha256(json.dumps(request["messages"]).encode()).hexdigest()
+    words = ["arm", "leg", "ball", "mat", "field", "rope", "bar", "net", "ring", "board",
+             "knee", "hip", "wrist", "shoe", "glove", "hoop"]
+    pick = [words[int(digest[i : i + 2], 16) % len(words)] for i in range(0, 16, 2)]
+    schema = (request.get("response_format") or {}).get("json_schema", {}).get("schema", {})
+    props = schema.get("properties", {})
+    if "subtexts" in props:
+        return json.dumps({"subtexts": [
+            f"the {pick[0]} moves toward the {pick[1]} slowly",
+            f"both hands reach for the {pick[2]} near the ground",
+            f"the body turns while the {pick[3]} swings past",
+            f"feet settle beside the {pick[4]} at the end"]})
+    if "description" in props:
+        return json.dumps({"description": f"a {pick[0]} seen near a {pick[1]}"})
+    return json.dumps({k: [pick[i % 8], pick[(i + 3) % 8]] for i, k in enumerate(props)})
+
+
+class FaultyEndpoint:
+    def __init__(self, fault_rate: float, seed: int = 0, timeout_sleep_s: float = 1.5):
+        self.rng = random.Random(seed)
+        self.lock = threading.Lock()
+        self.counts: dict[str, int] = {"ok": 0, **dict.fromkeys(FAULTS, 0)}
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with endpoint.lock:
+                    fault = (endpoint.rng.choice(FAULTS)
+                             if endpoint.rng.random() < fault_rate else "ok")
+                    endpoint.counts[fault] += 1
+                if fault == "reset":
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                               b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                    self.connection.close()
+                    return
+                if fault == "timeout":
+                    time.sleep(timeout_sleep_s)
+                status, headers, body = 200, {}, chat_reply(good_reply(request))
+                if fault in ("429", "500", "503"):
+                    status, body = int(fault), {"error": {"message": f"injected {fault}"}}
+                    headers = {"Retry-After": "0"} if fault == "429" else {}
+                elif fault == "truncated":
+                    body = chat_reply(good_reply(request)[:25])
+                elif fault == "schema":
+                    body = chat_reply(json.dumps({"answer": "no"}))
+                data = json.dumps(body).encode()
+                try:
+                    self.send_response(status)
+                    for k, v in {"Content-Type": "application/json", **headers}.items():
+                        self.send_header(k, v)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def __enter__(self) -> "FaultyEndpoint":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
