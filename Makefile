@@ -12,7 +12,7 @@ CONFIG ?=
 CLIP ?=
 PRETRAINED ?=
 
-.PHONY: setup corpus verify test test-fast lint bench clean-venv ui ui-stop
+.PHONY: train setup corpus verify test test-fast lint bench clean-venv ui ui-stop
 
 setup: $(STAMP)
 
@@ -42,6 +42,22 @@ lint: setup
 
 bench: setup
 	$(BIN)/python -m bench.corpus_bench
+
+# Offline demo of the learner on generated clips (random CLIP weights: plumbing, not accuracy).
+SYN := artifacts/synthetic
+SYN_BUNDLE := artifacts/corpora/synthetic
+train: setup
+	$(BIN)/python -m model.synthetic --out $(SYN)/clips --train-per-class 32 --val-per-class 8 --corrupt 4
+	$(BIN)/subtext corpus build --dataset synthetic --config data/configs/synthetic.yaml --out $(SYN_BUNDLE)
+	$(BIN)/python -m model.features.extract --bundle $(SYN_BUNDLE) --list $(SYN)/clips/train.txt --out $(SYN)/features/train
+	$(BIN)/python -m model.features.extract --bundle $(SYN_BUNDLE) --list $(SYN)/clips/val.txt --out $(SYN)/features/val
+	for H in mean temporal storyboard; do \
+	  $(BIN)/python -m model.train bundle=$(SYN_BUNDLE) train_features=$(SYN)/features/train \
+	    val_features=$(SYN)/features/val out=$(SYN)/runs/$$H head=$$H epochs=30 lr=3e-3 && \
+	  $(BIN)/python -m model.evaluate --checkpoint $(SYN)/runs/$$H/checkpoints/epoch-0030.pt \
+	    --bundle $(SYN_BUNDLE) --features $(SYN)/features/val --out $(SYN)/reports/$$H \
+	    --temporal-views 2 --analysis || exit 1; \
+	done
 
 ui: setup
 	VENV=$(VENV) bash scripts/ui.sh start

@@ -7,10 +7,11 @@ frames of a clip says which pair it belongs to but nothing about the direction: 
 order-blind model (mean pooling of per-frame features) is at chance within a pair,
 whatever its backbone, and a model that beats 50 % within pairs has used frame order.
 
-    python -m model.synthetic --out artifacts/synthetic [--train-per-class 24 --val-per-class 8 --corrupt 4]
+    python -m model.synthetic --out artifacts/synthetic \
+        [--train-per-class 24 --val-per-class 8 --corrupt 4]
 
 writes `videos/<class>/<class>_<split>_<i>.mp4` (H.264 via PyAV) and the list files
-`train.txt` / `val.txt` (`path label`, relative to `videos/`).
+`train.txt` / `val.txt` (`path label`, relative to `--out`).
 """
 
 import argparse
@@ -181,7 +182,7 @@ def generate(out: str | Path, train_per_class: int = 24, val_per_class: int = 8,
                 _write_corrupt(kind, path, Path(items[0].path), rng)
                 items.append(VideoItem(str(path), label))
         lists[split] = out / f"{split}.txt"
-        write_list(items, lists[split], videos)
+        write_list(items, lists[split], out)
     return lists
 
 

@@ -78,7 +78,8 @@ class FeatureCache:
         missing = [i for i in range(meta["n_shards"]) if not shard_done(root, i)]
         if missing:
             raise LearnerError(f"{root}: feature cache incomplete ({len(missing)} of "
-                               f"{meta['n_shards']} shards missing, e.g. {shard_stem(missing[0])}); "
+                               f"{meta['n_shards']} shards missing, e.g. "
+                               f"{shard_stem(missing[0])}); "
                                f"rerun the same extract command to resume")
         shards, where, paths, labels, failed = [], [], [], [], []
         for i in range(meta["n_shards"]):

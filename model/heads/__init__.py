@@ -2,9 +2,8 @@
 
 `create_head(name, dim, **options)` (registry.py) builds one; each head is one file."""
 
-from model.heads.registry import HEADS, create_head, register_head
-
 # Importing the modules registers the heads.
-from model.heads import mean, storyboard, temporal  # noqa: E402, F401, I001
+from model.heads import mean, storyboard, temporal  # noqa: F401
+from model.heads.registry import HEADS, create_head, register_head
 
 __all__ = ["HEADS", "create_head", "register_head"]

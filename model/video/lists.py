@@ -1,6 +1,6 @@
 """MMAction2-style list files and the folder-per-class layout.
 
-    path label              a video file, e.g. `brush_hair/April_09_brush_hair_u_nm_np1_ba_goo_0.avi 0`
+    path label              a video file, e.g. `brush_hair/clip_0.avi 0`
     dir num_frames label    a folder of extracted frames img_00001.jpg … (1-based)
 
 Paths are relative to a root (the `--videos` folder) unless absolute. Blank lines and

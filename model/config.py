@@ -1,0 +1,68 @@
+"""Training configuration: a YAML file validated by pydantic, plus `key=value` overrides
+from the command line (values parsed as YAML: `epochs=5`, `head_options={layers: 2}`)."""
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from model.errors import LearnerError
+
+
+class TrainConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    bundle: str  # corpus bundle directory
+    train_features: str  # feature cache of the training list (model.features.extract)
+    val_features: str | None = None
+    out: str  # run directory: checkpoints, metrics.csv, run.json
+    head: str = "storyboard"
+    head_options: dict = Field(default_factory=dict)  # layers, heads, dropout, branches, …
+    mode: Literal["features"] = "features"  # `finetune` (end-to-end, GPU) is not built yet
+    encoder: str | None = None  # bundle encoder id; default: its first open_clip encoder
+    frames: int = Field(8, ge=1)  # L, sampled TSN-style among the cached frames
+    epochs: int = Field(10, ge=1)
+    batch_size: int = Field(32, ge=2)
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.02, ge=0)
+    betas: tuple[float, float] = (0.9, 0.999)
+    warmup_epochs: float = Field(1.0, ge=0)
+    grad_clip: float | None = Field(1.0, gt=0)
+    temperature: float = Field(0.07, gt=0)
+    learn_temperature: bool = True
+    v2t_weight: float = Field(1.0, ge=0)  # λ of Eq. (15)
+    drop_sot: bool = True
+    few_shot_k: int | None = Field(None, ge=1)  # K videos per class, sampled with few_shot_seed
+    few_shot_seed: int = 0
+    seed: int = 0
+    amp: bool = True  # CUDA only; CPU runs in float32 and deterministically
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    # Heads on cached features are small: one thread per process avoids oversubscribing
+    # the cores (torchrun ranks, decoding workers), which made steps 30x slower here.
+    cpu_threads: int = Field(1, ge=1)
+    progress: bool = True
+
+    def fingerprint(self) -> dict:
+        """The fields a resumed run must share with the run that wrote the checkpoint."""
+        return self.model_dump(exclude={"epochs", "out", "progress", "val_features", "device",
+                                         "cpu_threads"})
+
+
+def load_train_config(path: str | None, overrides: list[str]) -> TrainConfig:
+    raw: dict = {}
+    if path:
+        try:
+            raw = yaml.safe_load(Path(path).read_text()) or {}
+        except (OSError, yaml.YAMLError) as err:
+            raise LearnerError(f"config {path}: {err}") from None
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise LearnerError(f"override {item!r}: expected key=value")
+        raw[key.strip().replace("-", "_")] = yaml.safe_load(value)
+    try:
+        return TrainConfig.model_validate(raw)
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+        raise LearnerError(f"config {path or '(command line)'}: {problems}") from None

@@ -1,0 +1,57 @@
+"""Batches of cached frame features for training and evaluation.
+
+Every random choice (epoch order, TSN offsets, spatial crop) comes from a generator
+seeded by (seed, epoch) or (seed, epoch, video), never from global state: an epoch is
+the same whether it runs in one process or on several ranks, from the start or after
+a resume.
+"""
+
+import numpy as np
+import torch
+
+from model.features.cache import FeatureCache
+from model.video.sampling import segment_indices, train_offsets, view_offsets
+
+
+def few_shot_indices(labels: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """K videos per class (all of a class's videos when it has fewer), sampled with `seed`."""
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        chosen.append(rng.choice(members, size=min(k, len(members)), replace=False))
+    return np.sort(np.concatenate(chosen))
+
+
+def epoch_batches(n: int, batch_size: int, seed: int, epoch: int) -> list[np.ndarray]:
+    """This epoch's batches of positions 0..n-1; the last partial batch is dropped so
+    every step (and every rank's share) has the same size."""
+    order = np.random.default_rng([seed, epoch]).permutation(n)
+    size = min(batch_size, n)
+    return [order[i:i + size] for i in range(0, n - size + 1, size)]
+
+
+def train_clip(features: np.ndarray, frames: int, seed: int, epoch: int,
+               video: int) -> np.ndarray:
+    """(L, D) from one video's cached (S, T, D): TSN offsets and a spatial crop drawn
+    from the video's own generator."""
+    rng = np.random.default_rng([seed, epoch, video, 1])
+    crop = int(rng.integers(features.shape[0]))
+    idx = segment_indices(features.shape[1], frames, train_offsets(frames, rng))
+    return features[crop, idx]
+
+
+def train_batch(cache: FeatureCache, videos: np.ndarray, frames: int, seed: int,
+                epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    x = cache.get(videos)
+    clips = np.stack([train_clip(x[i], frames, seed, epoch, int(v))
+                      for i, v in enumerate(videos)])
+    return torch.from_numpy(clips), torch.from_numpy(cache.labels[videos])
+
+
+def view_clips(features: np.ndarray, frames: int, temporal_views: int) -> np.ndarray:
+    """All test views of cached (V, S, T, D): (V, temporal_views × S, L, D)."""
+    offsets = view_offsets(frames, temporal_views)
+    idx = np.stack([segment_indices(features.shape[2], frames, o) for o in offsets])
+    clips = features[:, :, idx]  # (V, S, views, L, D)
+    return clips.reshape(features.shape[0], -1, frames, features.shape[-1])

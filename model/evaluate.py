@@ -1,0 +1,198 @@
+"""Evaluate a trained head: supervised with test views, zero-shot on another bundle (full
+and half-class), the §1h analyses, and a report with plots.
+
+    python -m model.evaluate --checkpoint RUN/checkpoints/epoch-0010.pt --bundle B \
+        --features VAL_CACHE --out REPORT_DIR [--temporal-views 2] [--analysis]
+
+Protocols (METHODS §4; docs/learner.md):
+- supervised: the bundle is the training bundle; scores are the softmax averaged over
+  temporal views × the spatial crops cached with the features.
+- zero-shot: a bundle of OTHER classes (same encoder weights): reports full-class top-1
+  and the half-class protocol (mean ± std over 10 random 50 % class subsets, seeds 0–9).
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from model.bundle import load_bundle
+from model.config import TrainConfig
+from model.data import view_clips
+from model.errors import LearnerError
+from model.features.cache import FeatureCache
+from model.heads.text import ClassTexts
+from model.metrics import (
+    ambiguity_scores,
+    confusion_matrix,
+    half_class_subsets,
+    hardest_fraction,
+    non_uniformity_scores,
+    per_class_accuracy,
+    topk_accuracy,
+)
+from model.train import build_head, load_checkpoint
+
+
+@torch.no_grad()
+def view_scores(head, clips: np.ndarray, text: ClassTexts, batch: int = 64) -> np.ndarray:
+    """Softmax scores (V, C) averaged over the views of clips (V, views, L, D)."""
+    head.eval()
+    out = []
+    for start in range(0, len(clips), batch):
+        x = torch.from_numpy(clips[start:start + batch])
+        b, v = x.shape[:2]
+        probs = head(x.flatten(0, 1), text).softmax(-1).reshape(b, v, -1).mean(1)
+        out.append(probs.numpy())
+    return np.concatenate(out)
+
+
+def _plots(out: Path, confusion: np.ndarray, names: list[str], weights: dict | None,
+           labels: np.ndarray, title: str) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    files = []
+    fig, ax = plt.subplots(figsize=(1 + 0.45 * len(names), 1 + 0.45 * len(names)))
+    ax.imshow(confusion, cmap="Blues")
+    ax.set_xticks(range(len(names)), names, rotation=90, fontsize=7)
+    ax.set_yticks(range(len(names)), names, fontsize=7)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=8)
+    for (i, j), n in np.ndenumerate(confusion):
+        if n:
+            ax.text(j, i, str(n), ha="center", va="center", fontsize=6)
+    fig.tight_layout()
+    fig.savefig(out / "confusion.png", dpi=120)
+    plt.close(fig)
+    files.append("confusion.png")
+    if weights:
+        # Coarse vs fine frame weights for the true class of a few videos (the paper's
+        # coarse-vs-fine figure); uniform 1/L is the mean-pooling reference.
+        shown = np.asarray(weights["videos"])
+        fig, axes = plt.subplots(1, len(shown), figsize=(3 * len(shown), 2.6), squeeze=False)
+        for ax, v in zip(axes[0], range(len(shown)), strict=True):
+            for branch in ("coarse", "fine"):
+                if branch in weights:
+                    ax.plot(weights[branch][v], marker="o", label=branch)
+            length = len(next(weights[b] for b in ("coarse", "fine") if b in weights)[v])
+            ax.axhline(1 / length, color="grey", lw=0.8, ls="--", label="uniform")
+            ax.set_title(names[labels[shown[v]]], fontsize=8)
+            ax.set_xlabel("frame")
+        axes[0][0].set_ylabel("weight")
+        axes[0][0].legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(out / "frame_weights.png", dpi=120)
+        plt.close(fig)
+        files.append("frame_weights.png")
+    return files
+
+
+def evaluate(checkpoint: str, bundle_dir: str, features: str, out: str,
+             temporal_views: int = 1, analysis: bool = False) -> dict:
+    state = load_checkpoint(Path(checkpoint))
+    cfg = TrainConfig.model_validate(state["config"])
+    bundle = load_bundle(bundle_dir, cfg.encoder)
+    if bundle.encoder["weights_sha256"] != state["encoder"]["weights_sha256"]:
+        raise LearnerError(f"{bundle_dir}: its text encoder weights differ from the ones "
+                           f"{checkpoint} was trained with")
+    cache = FeatureCache.open(features)
+    if cache.meta["weights_sha256"] != bundle.encoder["weights_sha256"]:
+        raise LearnerError(f"{features}: extracted with other encoder weights than {bundle_dir}")
+    zero_shot = bundle.class_names != state["classes"]
+    text = ClassTexts.from_bundle(bundle, cfg.drop_sot)
+    head = build_head(cfg, bundle.dim)
+    head.load_state_dict(state["head"])
+    clips = view_clips(cache.all(), cfg.frames, temporal_views)
+    scores = view_scores(head, clips, text)
+    labels = cache.labels
+    names = bundle.class_names
+    confusion = confusion_matrix(scores.argmax(1), labels, len(names))
+    per_class = per_class_accuracy(confusion)
+    report = {
+        "protocol": "zero-shot" if zero_shot else "supervised",
+        "checkpoint": str(checkpoint), "bundle": str(bundle_dir), "features": str(features),
+        "head": cfg.head, "epoch": state["epoch"],
+        "encoder": {k: bundle.encoder.get(k) for k in ("id", "model", "weights", "seed")},
+        "views": {"temporal": temporal_views, "spatial": int(cache.meta["crops"])},
+        "videos": len(cache), "skipped_videos": cache.failed,
+        "top1": topk_accuracy(scores, labels, 1), "top5": topk_accuracy(scores, labels, 5),
+        "mean_class_accuracy": float(np.nanmean(per_class)),
+        "per_class_accuracy": {n: (None if np.isnan(a) else float(a))
+                               for n, a in zip(names, per_class, strict=True)},
+    }
+    if zero_shot:
+        half = []
+        for subset in half_class_subsets(len(names)):
+            keep = np.isin(labels, subset)
+            remap = {c: i for i, c in enumerate(subset)}
+            sub_labels = np.array([remap[c] for c in labels[keep]])
+            half.append(topk_accuracy(scores[keep][:, subset], sub_labels, 1))
+        report["half_class_top1"] = {"mean": float(np.mean(half)), "std": float(np.std(half)),
+                                     "per_seed": half}
+    if analysis:
+        # §1h scores use plain CLIP: class text vs raw frame embeddings.
+        amb = ambiguity_scores(np.stack([c.pooled for c in bundle.classes]))
+        raw = cache.all()[:, 0]
+        t = text.pooled.numpy() / np.linalg.norm(text.pooled.numpy(), axis=1, keepdims=True)
+        frame_pred = np.einsum("vtd,cd->vtc", raw / np.linalg.norm(raw, axis=-1, keepdims=True),
+                               t).argmax(-1)
+        non = non_uniformity_scores(frame_pred)
+        correct = scores.argmax(1) == labels
+        ambi_classes = hardest_fraction(amb)
+        ambi_videos = np.isin(labels, ambi_classes)
+        non_videos = hardest_fraction(non)
+        report["analysis"] = {
+            "ambiguity_by_class": {n: float(a) for n, a in zip(names, amb, strict=True)},
+            "ambi_set_classes": [names[c] for c in ambi_classes],
+            "ambi_set_top1": float(correct[ambi_videos].mean()) if ambi_videos.any() else None,
+            "non_set_top1": float(correct[non_videos].mean()),
+            "non_uniformity_mean": float(non.mean()),
+        }
+    weights = None
+    if hasattr(head, "frame_weights"):
+        shown = [int(np.flatnonzero(labels == c)[0]) for c in np.unique(labels)[:4]]
+        x = torch.from_numpy(clips[shown, 0])
+        with torch.no_grad():
+            _, w = head.frame_weights(x, text)
+        weights = {"videos": shown} | {b: a[np.arange(len(shown)), labels[shown]].tolist()
+                                       for b, a in w.items()}
+        report["frame_weights"] = weights
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    title = f"{cfg.head}: top-1 {report['top1']:.3f}"
+    if bundle.random_weights:
+        title += " (random CLIP weights)"
+    report["plots"] = _plots(out, confusion, names, weights, labels, title)
+    (out / "report.json").write_text(json.dumps(report, indent=1))
+    return report
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Evaluate a trained head.")
+    parser.add_argument("--checkpoint", required=True)
+    parser.add_argument("--bundle", required=True, help="training bundle (supervised) or "
+                                                        "another dataset's (zero-shot)")
+    parser.add_argument("--features", required=True, help="feature cache of the test list")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--temporal-views", type=int, default=1)
+    parser.add_argument("--analysis", action="store_true", help="METHODS §1h scores")
+    args = parser.parse_args(argv)
+    try:
+        report = evaluate(args.checkpoint, args.bundle, args.features, args.out,
+                          args.temporal_views, args.analysis)
+    except LearnerError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+    keys = ("protocol", "head", "top1", "top5", "mean_class_accuracy", "half_class_top1")
+    print(json.dumps({k: report[k] for k in keys if k in report}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,272 @@
+"""Train a head on cached frame features.
+
+    python -m model.train --config run.yaml [key=value …]
+    torchrun --nproc_per_node=N -m model.train --config run.yaml     # DDP: gloo on CPU, NCCL on GPU
+
+A checkpoint per epoch (`<out>/checkpoints/epoch-NNNN.pt`) holds the head, optimizer,
+scheduler, RNG states, epoch and step; a rerun of the same command resumes from the
+newest one and reaches the same weights as a run that was never interrupted. Per-step
+and per-epoch metrics go to `steps.csv` and `metrics.csv`, the summary to `run.json`.
+"""
+
+import argparse
+import csv
+import json
+import math
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from model.bundle import load_bundle
+from model.config import TrainConfig, load_train_config
+from model.data import epoch_batches, few_shot_indices, train_batch, view_clips
+from model.errors import LearnerError
+from model.features.cache import FeatureCache
+from model.heads import create_head
+from model.heads.text import ClassTexts
+from model.losses import symmetric_infonce
+
+STEP_FIELDS = ["epoch", "step", "loss", "lr"]
+EPOCH_FIELDS = ["epoch", "step", "train_loss", "val_top1", "lr", "seconds"]
+
+
+def warmup_cosine(step: int, warmup_steps: int, total_steps: int) -> float:
+    """LR multiplier: linear warm-up from 0, then cosine decay to 0."""
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def build_head(cfg: TrainConfig, dim: int) -> torch.nn.Module:
+    return create_head(cfg.head, dim, frames=cfg.frames, temperature=cfg.temperature,
+                       learn_temperature=cfg.learn_temperature, **cfg.head_options)
+
+
+def parameter_groups(head: torch.nn.Module, weight_decay: float) -> list[dict]:
+    # No decay on biases, norms, position embeddings and the temperature: the usual
+    # AdamW practice (CLIP, timm), since decaying them only pulls them toward 0.
+    decay, keep = [], []
+    for name, p in head.named_parameters():
+        (decay if p.dim() >= 2 and "position" not in name else keep).append(p)
+    return [{"params": decay, "weight_decay": weight_decay},
+            {"params": keep, "weight_decay": 0.0}]
+
+
+def _checkpoints(out: Path) -> list[Path]:
+    return sorted((out / "checkpoints").glob("epoch-*.pt"))
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
+    torch.save(state, tmp)
+    os.replace(tmp, path)  # a kill mid-write never leaves a half checkpoint
+
+
+def load_checkpoint(path: Path) -> dict:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises several types for a bad file
+        raise LearnerError(f"{path}: not a loadable checkpoint ({err})") from None
+
+
+def _rewrite_csv(path: Path, fields: list[str], keep_through_epoch: int) -> None:
+    """Drop rows from epochs after the checkpoint (an interrupted epoch is redone)."""
+    rows = []
+    if path.is_file():
+        with path.open() as f:
+            rows = [r for r in csv.DictReader(f) if int(r["epoch"]) <= keep_through_epoch]
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fields)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _append_csv(path: Path, fields: list[str], row: dict) -> None:
+    with path.open("a", newline="") as f:
+        csv.DictWriter(f, fields).writerow(row)
+        f.flush()
+
+
+def _setup_distributed(device: str) -> tuple[int, int]:
+    if int(os.environ.get("WORLD_SIZE", 1)) <= 1:
+        return 0, 1
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device == "cuda" else "gloo")
+    if device == "cuda":
+        torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
+    return dist.get_rank(), dist.get_world_size()
+
+
+def _gather(local: torch.Tensor, world: int) -> torch.Tensor:
+    """Concatenate every rank's rows, keeping the autograd graph: every rank then computes
+    the same whole-batch loss, and the gradients DDP averages sum to the single-process
+    gradient (InfoNCE's T2V term couples all videos of the batch)."""
+    if world == 1:
+        return local
+    import torch.distributed.nn.functional as dist_fn
+
+    return torch.cat(dist_fn.all_gather(local))
+
+
+@torch.no_grad()
+def quick_accuracy(head, cache: FeatureCache, text: ClassTexts, frames: int,
+                   device: str) -> float:
+    """Top-1 with one centre view (the full protocol is model.evaluate)."""
+    head.eval()
+    clips = view_clips(cache.all()[:, :1], frames, 1)[:, 0]
+    logits = head(torch.from_numpy(clips).to(device), text)
+    head.train()
+    return float((logits.argmax(1).cpu().numpy() == cache.labels).mean())
+
+
+def train(cfg: TrainConfig) -> dict:
+    device = cfg.device if cfg.device != "auto" else (
+        "cuda" if torch.cuda.is_available() else "cpu")
+    rank, world = _setup_distributed(device)
+    if device == "cpu":
+        torch.use_deterministic_algorithms(True)
+        torch.set_num_threads(cfg.cpu_threads)
+    out = Path(cfg.out)
+    bundle = load_bundle(cfg.bundle, cfg.encoder)
+    cache = FeatureCache.open(cfg.train_features)
+    if cache.meta["weights_sha256"] != bundle.encoder["weights_sha256"]:
+        raise LearnerError(f"{cfg.train_features}: features were extracted with encoder "
+                           f"weights {cache.meta['weights_sha256'][:16]}…, the bundle's text "
+                           f"encoder has {bundle.encoder['weights_sha256'][:16]}…")
+    val = FeatureCache.open(cfg.val_features) if cfg.val_features else None
+    text = ClassTexts.from_bundle(bundle, cfg.drop_sot).to(device)
+    pool = (few_shot_indices(cache.labels, cfg.few_shot_k, cfg.few_shot_seed)
+            if cfg.few_shot_k else np.arange(len(cache)))
+    if len(pool) < 2:
+        raise LearnerError(f"{cfg.train_features}: {len(pool)} training videos; need 2")
+    batch = min(cfg.batch_size, len(pool))
+    if batch % world:
+        raise LearnerError(f"batch_size {batch} is not divisible by {world} ranks")
+    steps_per_epoch = len(epoch_batches(len(pool), batch, cfg.seed, 0))
+    total_steps = cfg.epochs * steps_per_epoch
+
+    torch.manual_seed(cfg.seed)
+    head = build_head(cfg, bundle.dim).to(device)
+    optimizer = torch.optim.AdamW(parameter_groups(head, cfg.weight_decay), lr=cfg.lr,
+                                  betas=cfg.betas)
+    warmup = round(cfg.warmup_epochs * steps_per_epoch)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: warmup_cosine(s, warmup, total_steps))
+    use_amp = cfg.amp and device == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+
+    start_epoch, step = 0, 0
+    found = _checkpoints(out)
+    if found:
+        state = load_checkpoint(found[-1])
+        if state["fingerprint"] != cfg.fingerprint():
+            changed = sorted(k for k in cfg.fingerprint()
+                             if state["fingerprint"].get(k) != cfg.fingerprint()[k])
+            raise LearnerError(f"{found[-1]}: written by a run with different settings "
+                               f"({', '.join(changed)}); use another `out` to start afresh")
+        head.load_state_dict(state["head"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        torch.set_rng_state(state["rng"]["torch"])
+        random.setstate(state["rng"]["python"])
+        start_epoch, step = state["epoch"], state["step"]
+    model = head
+    if world > 1:
+        model = torch.nn.parallel.DistributedDataParallel(
+            head, device_ids=[torch.cuda.current_device()] if device == "cuda" else None)
+
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        _rewrite_csv(out / "steps.csv", STEP_FIELDS, start_epoch)
+        _rewrite_csv(out / "metrics.csv", EPOCH_FIELDS, start_epoch)
+    head.train()
+    started = time.perf_counter()
+    for epoch in range(start_epoch, cfg.epochs):
+        t0, losses = time.perf_counter(), []
+        batches = epoch_batches(len(pool), batch, cfg.seed, epoch)
+        for positions in tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}",
+                              disable=not cfg.progress or rank != 0, leave=False):
+            videos = pool[positions]
+            x, y = train_batch(cache, videos[rank::world], cfg.frames, cfg.seed, epoch)
+            labels = torch.from_numpy(np.concatenate(
+                [cache.labels[videos[r::world]] for r in range(world)])).to(device)
+            with torch.autocast("cuda", enabled=use_amp):
+                logits = _gather(model(x.to(device), text), world)
+                loss = symmetric_infonce(logits.float(), labels, cfg.v2t_weight)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            if cfg.grad_clip:
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(head.parameters(), cfg.grad_clip)
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            step += 1
+            losses.append(loss.item())
+            del y
+            if rank == 0:
+                _append_csv(out / "steps.csv", STEP_FIELDS, {
+                    "epoch": epoch + 1, "step": step, "loss": f"{loss.item():.6f}",
+                    "lr": f"{scheduler.get_last_lr()[0]:.8g}"})
+        val_top1 = quick_accuracy(head, val, text, cfg.frames, device) if val else None
+        if rank == 0:
+            save_checkpoint(out / "checkpoints" / f"epoch-{epoch + 1:04d}.pt", {
+                "head": head.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
+                "rng": {"torch": torch.get_rng_state(), "python": random.getstate()},
+                "epoch": epoch + 1, "step": step, "fingerprint": cfg.fingerprint(),
+                "config": cfg.model_dump(), "classes": bundle.class_names,
+                "encoder": bundle.encoder})
+            _append_csv(out / "metrics.csv", EPOCH_FIELDS, {
+                "epoch": epoch + 1, "step": step,
+                "train_loss": f"{np.mean(losses):.6f}",
+                "val_top1": "" if val_top1 is None else f"{val_top1:.4f}",
+                "lr": f"{scheduler.get_last_lr()[0]:.8g}",
+                "seconds": f"{time.perf_counter() - t0:.2f}"})
+        if world > 1:
+            dist.barrier()  # no rank starts an epoch before its checkpoint exists
+    summary = {
+        "head": cfg.head, "epochs": cfg.epochs, "steps": step, "world_size": world,
+        "train_videos": len(pool), "resumed_from_epoch": start_epoch,
+        "seconds": round(time.perf_counter() - started, 2),
+        "skipped_videos": {"count": len(cache.failed), "videos": cache.failed},
+        "encoder": {k: bundle.encoder.get(k) for k in ("id", "model", "weights", "seed",
+                                                     "weights_sha256")},
+        "checkpoint": str(_checkpoints(out)[-1]) if rank == 0 else None,
+    }
+    if rank == 0:
+        (out / "run.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Train a video head on cached features.")
+    parser.add_argument("--config", help="YAML file of TrainConfig fields")
+    parser.add_argument("overrides", nargs="*", help="key=value, e.g. head=temporal epochs=5")
+    args = parser.parse_args(argv)
+    try:
+        cfg = load_train_config(args.config, args.overrides)
+        summary = train(cfg)
+    except LearnerError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+    if int(os.environ.get("RANK", 0)) == 0:
+        brief = {k: v for k, v in summary.items() if k != "skipped_videos"}
+        print(json.dumps(brief | {"skipped_videos": summary["skipped_videos"]["count"]}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""Shared fixtures: a synthetic bundle built by the real corpus pipeline (curated text,
+random-weight subtext-tiny CLIP), PyAV-generated clips, and their cached features."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from model.features.extract import extract
+from model.synthetic import generate
+
+REPO = Path(__file__).resolve().parents[2]
+CORPUS_CONFIG = Path(__file__).with_name("synthetic-corpus.yaml")
+
+
+def run_module(args: list[str], **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", *args], cwd=REPO, capture_output=True,
+                          text=True, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def bundle_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("bundle") / "synthetic"
+    subtext = shutil.which("subtext") or str(Path(sys.executable).with_name("subtext"))
+    done = subprocess.run([subtext, "corpus", "build", "--dataset", "synthetic", "--config",
+                           str(CORPUS_CONFIG), "--out", str(out)], cwd=REPO,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return out
+
+
+@pytest.fixture(scope="session")
+def clips(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("clips")
+    return generate(root, train_per_class=32, val_per_class=8, corrupt=4, seed=0)
+
+
+@pytest.fixture(scope="session")
+def features(tmp_path_factory, bundle_dir, clips) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("features")
+    out = {}
+    for split, list_file in clips.items():
+        out[split] = root / split
+        extract(str(bundle_dir), str(list_file), str(out[split]), frames=16, shard_size=128,
+                workers=0, progress=False)
+    return out

@@ -1,0 +1,46 @@
+"""Symmetric InfoNCE with same-class positives (Eqs. 13–15) against a hand computation."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from model.losses import symmetric_infonce
+
+
+def nll(values: list[float], index: int) -> float:
+    return -(values[index] - math.log(sum(math.exp(v) for v in values)))
+
+
+def test_two_positives_of_one_class_against_a_hand_computation():
+    logits = [[2.0, 0.5], [1.0, 1.5], [0.0, 3.0]]
+    labels = [0, 0, 1]  # videos 0 and 1 are both positives of class 0
+    rows = [nll(logits[b], labels[b]) for b in range(3)]
+    column = [[logits[b][c] for b in range(3)] for c in range(2)]
+    # V2T: video b averages the row losses of its class's videos; T2V: video b averages
+    # -log softmax over the batch of its class's column at each same-class video.
+    v2t = ((rows[0] + rows[1]) / 2 * 2 + rows[2]) / 3
+    t2v = ((nll(column[0], 0) + nll(column[0], 1)) / 2 * 2 + nll(column[1], 2)) / 3
+    got = symmetric_infonce(torch.tensor(logits), torch.tensor(labels))
+    assert float(got) == pytest.approx(t2v + v2t, abs=1e-6)
+    weighted = symmetric_infonce(torch.tensor(logits), torch.tensor(labels), v2t_weight=0.5)
+    assert float(weighted) == pytest.approx(t2v + 0.5 * v2t, abs=1e-6)
+
+
+def test_distinct_labels_reduce_to_clip_cross_entropy_both_ways():
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(4, 4, generator=g)
+    labels = torch.tensor([2, 0, 3, 1])
+    expected = F.cross_entropy(logits, labels) + F.cross_entropy(logits[:, labels].T,
+                                                                 torch.arange(4))
+    torch.testing.assert_close(symmetric_infonce(logits, labels), expected)
+
+
+def test_order_of_the_batch_does_not_matter():
+    g = torch.Generator().manual_seed(1)
+    logits = torch.randn(6, 3, generator=g)
+    labels = torch.tensor([0, 1, 1, 2, 0, 0])
+    perm = torch.tensor([3, 5, 0, 2, 4, 1])
+    torch.testing.assert_close(symmetric_infonce(logits, labels),
+                               symmetric_infonce(logits[perm], labels[perm]))
