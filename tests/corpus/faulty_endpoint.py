@@ -10,7 +10,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from tests.corpus.fake_endpoint import chat_reply
+from tests.corpus.fake_endpoint import chat_reply, send_json
 
 FAULTS = ("429", "500", "503", "reset", "timeout", "truncated", "schema")
 
@@ -66,16 +66,7 @@ class FaultyEndpoint:
                     body = chat_reply(good_reply(request)[:25])
                 elif fault == "schema":
                     body = chat_reply(json.dumps({"answer": "no"}))
-                data = json.dumps(body).encode()
-                try:
-                    self.send_response(status)
-                    for k, v in {"Content-Type": "application/json", **headers}.items():
-                        self.send_header(k, v)
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
+                send_json(self, status, body, headers)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
