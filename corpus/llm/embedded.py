@@ -7,7 +7,6 @@ parent is killed outright.
 
 import contextlib
 import ctypes
-import hashlib
 import signal
 import socket
 import subprocess
@@ -40,11 +39,9 @@ def model_path() -> Path:
 
 @cache
 def model_sha256() -> str:
-    digest = hashlib.sha256()
-    with model_path().open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    from corpus.bundle import file_sha256
+
+    return file_sha256(model_path())
 
 
 def describe() -> dict:
