@@ -12,7 +12,7 @@ CONFIG ?=
 CLIP ?=
 PRETRAINED ?=
 
-.PHONY: train setup corpus verify test test-fast lint bench clean-venv ui ui-stop
+.PHONY: compare train setup corpus verify test test-fast lint bench clean-venv ui ui-stop
 
 setup: $(STAMP)
 
@@ -58,6 +58,26 @@ train: setup
 	    --bundle $(SYN_BUNDLE) --features $(SYN)/features/val --out $(SYN)/reports/$$H \
 	    --temporal-views 2 --analysis || exit 1; \
 	done
+
+# Every head (mean, temporal, storyboard, asu, alt) on identical features and splits:
+# one table (top-1, top-5, few-shot K=2, parameters, GFLOPs/clip, train time) in
+# $(COMPARE_OUT)/comparison.md and .json, then the interpretability report. DATASET=synthetic
+# builds its clips, bundle and features first (as `make train`); any other dataset reads
+# COMPARE_BUNDLE and COMPARE_FEATURES/{train,val}.
+COMPARE_BUNDLE ?= $(if $(filter synthetic,$(DATASET)),$(SYN_BUNDLE),artifacts/corpora/$(DATASET))
+COMPARE_FEATURES ?= $(if $(filter synthetic,$(DATASET)),$(SYN)/features,artifacts/$(DATASET)/features)
+COMPARE_OUT ?= artifacts/$(DATASET)/compare
+compare: setup
+	if [ "$(DATASET)" = synthetic ]; then \
+	  $(BIN)/python -m model.synthetic --out $(SYN)/clips --train-per-class 32 --val-per-class 8 --corrupt 4 && \
+	  $(BIN)/subtext corpus build --dataset synthetic --config data/configs/synthetic.yaml --out $(SYN_BUNDLE) && \
+	  $(BIN)/python -m model.features.extract --bundle $(SYN_BUNDLE) --list $(SYN)/clips/train.txt --out $(SYN)/features/train && \
+	  $(BIN)/python -m model.features.extract --bundle $(SYN_BUNDLE) --list $(SYN)/clips/val.txt --out $(SYN)/features/val || exit 1; \
+	fi
+	$(BIN)/python -m model.compare --bundle $(COMPARE_BUNDLE) --train-features $(COMPARE_FEATURES)/train \
+	  --val-features $(COMPARE_FEATURES)/val --out $(COMPARE_OUT)
+	$(BIN)/python -m model.report --bundle $(COMPARE_BUNDLE) --features $(COMPARE_FEATURES)/val \
+	  --comparison $(COMPARE_OUT)/comparison.json --out $(COMPARE_OUT)/interpretability
 
 ui: setup
 	VENV=$(VENV) bash scripts/ui.sh start

@@ -32,11 +32,34 @@ class ClassText:
 
 
 @dataclass
+class KnowledgeItem:
+    """One semantic unit (ASU) or entity (ALT): one shared vocabulary for the action set."""
+
+    item_id: str  # units.unit_id / entities.entity_id
+    text: str  # the embedded text (for entities: `entity_template` applied)
+    kind: str  # body_parts, objects, scenes, motions (units); objects, body parts, … (entities)
+    pooled: np.ndarray | None  # (D,); None when the encoder's file has no row for the item
+
+
+@dataclass
+class Knowledge:
+    """The bundle's units or entities and which class produced which (class_units /
+    class_entities). `table` is None when the bundle has no such table at all."""
+
+    table: str  # "units" or "entities"
+    items: list[KnowledgeItem] = field(default_factory=list)
+    class_links: list[tuple[int, str, float]] = field(default_factory=list)  # class, item, score
+    present: bool = False  # the tables are listed in the manifest
+
+
+@dataclass
 class Bundle:
     root: Path
     manifest: dict
     encoder: dict  # the manifest's entry for the encoder whose embeddings are used
     classes: list[ClassText]
+    units: Knowledge = field(default_factory=lambda: Knowledge("units"))
+    entities: Knowledge = field(default_factory=lambda: Knowledge("entities"))
 
     @property
     def dim(self) -> int:
@@ -110,6 +133,31 @@ def _stack(rows) -> np.ndarray:
     return np.asarray([np.asarray(r, dtype=np.float32) for r in rows], dtype=np.float32)
 
 
+def load_knowledge(root: Path, manifest: dict, emb: list[dict], table: str) -> Knowledge:
+    """units + class_units (or entities + class_entities) with the encoder's pooled
+    embeddings of kind `unit` (or `entity`), keyed by item_id. Missing tables give an
+    empty Knowledge: only the heads that need it (asu, alt) refuse such a bundle."""
+    id_column, row_kind = {"units": ("unit_id", "unit"), "entities": ("entity_id", "entity")
+                           }[table]
+    files = manifest.get("files", {})
+    if f"{table}.parquet" not in files:
+        return Knowledge(table)
+    rows = pq.read_table(verified_path(root, manifest, f"{table}.parquet")).to_pylist()
+    links = []
+    if f"class_{table}.parquet" in files:
+        links = [(int(r["class_id"]), r[id_column], float(r["score"] or 0.0)) for r in
+                 pq.read_table(verified_path(root, manifest, f"class_{table}.parquet")
+                               ).to_pylist()]
+    pooled = {r["item_id"]: r for r in emb if r["kind"] == row_kind}
+    items = []
+    for r in sorted(rows, key=lambda r: r[id_column]):  # sorted: a stable vocabulary order
+        e = pooled.get(r[id_column])
+        items.append(KnowledgeItem(r[id_column], e["text"] if e else r["text"], r["kind"],
+                                   None if e is None else np.asarray(e["pooled"],
+                                                                     dtype=np.float32)))
+    return Knowledge(table, items, links, present=True)
+
+
 def load_bundle(root: str | Path, encoder_id: str | None = None) -> Bundle:
     root = Path(root)
     manifest = read_manifest(root)
@@ -146,4 +194,5 @@ def load_bundle(root: str | Path, encoder_id: str | None = None) -> Bundle:
     if dims != {int(encoder["dim"])}:
         raise LearnerError(f"{root / emb_name}: embedding dims {dims} != manifest dim "
                            f"{encoder['dim']}")
-    return Bundle(root, manifest, encoder, out)
+    return Bundle(root, manifest, encoder, out, load_knowledge(root, manifest, emb, "units"),
+                  load_knowledge(root, manifest, emb, "entities"))

@@ -49,9 +49,27 @@ def train_batch(cache: FeatureCache, videos: np.ndarray, frames: int, seed: int,
     return torch.from_numpy(clips), torch.from_numpy(cache.labels[videos])
 
 
+def train_regions(cache: FeatureCache, videos: np.ndarray, frames: int, seed: int,
+                  epoch: int) -> torch.Tensor:
+    """Region tokens (B, L, K, D) of the same crop and frames `train_batch` samples:
+    `train_clip` indexes only the (S, T) axes, so its generator gives both the same draw."""
+    x = cache.get_regions(videos)
+    return torch.from_numpy(np.stack([train_clip(x[i], frames, seed, epoch, int(v))
+                                      for i, v in enumerate(videos)]))
+
+
 def view_clips(features: np.ndarray, frames: int, temporal_views: int) -> np.ndarray:
     """All test views of cached (V, S, T, D): (V, temporal_views × S, L, D)."""
     offsets = view_offsets(frames, temporal_views)
     idx = np.stack([segment_indices(features.shape[2], frames, o) for o in offsets])
     clips = features[:, :, idx]  # (V, S, views, L, D)
     return clips.reshape(features.shape[0], -1, frames, features.shape[-1])
+
+
+def view_regions(regions: np.ndarray, frames: int, temporal_views: int) -> np.ndarray:
+    """`view_clips` for cached region tokens (V, S, T, K, D): (V, temporal_views × S, L, K, D),
+    views in the same order."""
+    offsets = view_offsets(frames, temporal_views)
+    idx = np.stack([segment_indices(regions.shape[2], frames, o) for o in offsets])
+    clips = regions[:, :, idx]  # (V, S, views, L, K, D)
+    return clips.reshape(regions.shape[0], -1, frames, *regions.shape[-2:])

@@ -34,18 +34,22 @@ from model.metrics import (
     per_class_accuracy,
     topk_accuracy,
 )
-from model.train import build_head, load_checkpoint
+from model.train import build_head, load_checkpoint, region_views
 
 
 @torch.no_grad()
-def view_scores(head, clips: np.ndarray, text: ClassTexts, batch: int = 64) -> np.ndarray:
-    """Softmax scores (V, C) averaged over the views of clips (V, views, L, D)."""
+def view_scores(head, clips: np.ndarray, text: ClassTexts, batch: int = 64,
+                regions: np.ndarray | None = None) -> np.ndarray:
+    """Softmax scores (V, C) averaged over the views of clips (V, views, L, D), with the
+    views' region tokens (V, views, L, K, D) when the cache has them."""
     head.eval()
     out = []
     for start in range(0, len(clips), batch):
         x = torch.from_numpy(clips[start:start + batch])
         b, v = x.shape[:2]
-        probs = head(x.flatten(0, 1), text).softmax(-1).reshape(b, v, -1).mean(1)
+        r = None if regions is None else torch.from_numpy(
+            regions[start:start + batch]).flatten(0, 1)
+        probs = head(x.flatten(0, 1), text, regions=r).softmax(-1).reshape(b, v, -1).mean(1)
         out.append(probs.numpy())
     return np.concatenate(out)
 
@@ -107,10 +111,11 @@ def evaluate(checkpoint: str, bundle_dir: str, features: str, out: str,
         raise LearnerError(f"{features}: extracted with other encoder weights than {bundle_dir}")
     zero_shot = bundle.class_names != state["classes"]
     text = ClassTexts.from_bundle(bundle, cfg.drop_sot)
-    head = build_head(cfg, bundle.dim)
+    head = build_head(cfg, bundle.dim, bundle)
     head.load_state_dict(state["head"])
     clips = view_clips(cache.all(), cfg.frames, temporal_views)
-    scores = view_scores(head, clips, text)
+    scores = view_scores(head, clips, text,
+                         regions=region_views(cache, cfg.frames, temporal_views))
     labels = cache.labels
     names = bundle.class_names
     confusion = confusion_matrix(scores.argmax(1), labels, len(names))
@@ -121,7 +126,7 @@ def evaluate(checkpoint: str, bundle_dir: str, features: str, out: str,
         "head": cfg.head, "epoch": state["epoch"],
         "encoder": {k: bundle.encoder.get(k) for k in ("id", "model", "weights", "seed")},
         "views": {"temporal": temporal_views, "spatial": int(cache.meta["crops"])},
-        "videos": len(cache), "skipped_videos": cache.failed,
+        "classes": names, "videos": len(cache), "skipped_videos": cache.failed,
         "top1": topk_accuracy(scores, labels, 1), "top5": topk_accuracy(scores, labels, 5),
         "mean_class_accuracy": float(np.nanmean(per_class)),
         "per_class_accuracy": {n: (None if np.isnan(a) else float(a))
@@ -170,6 +175,10 @@ def evaluate(checkpoint: str, bundle_dir: str, features: str, out: str,
     if bundle.random_weights:
         title += " (random CLIP weights)"
     report["plots"] = _plots(out, confusion, names, weights, labels, title)
+    # Per-video scores (rows: the cache's videos, columns: `classes`) let any other
+    # protocol or metric be recomputed without rerunning the model.
+    np.save(out / "scores.npy", scores.astype(np.float32))
+    report["scores"] = "scores.npy"
     (out / "report.json").write_text(json.dumps(report, indent=1))
     return report
 

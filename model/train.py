@@ -24,7 +24,7 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from model.bundle import load_bundle
+from model.bundle import Bundle, load_bundle
 from model.config import TrainConfig, load_train_config
 from model.data import epoch_batches, few_shot_indices, train_batch, view_clips
 from model.errors import LearnerError
@@ -45,9 +45,33 @@ def warmup_cosine(step: int, warmup_steps: int, total_steps: int) -> float:
     return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-def build_head(cfg: TrainConfig, dim: int) -> torch.nn.Module:
-    return create_head(cfg.head, dim, frames=cfg.frames, temperature=cfg.temperature,
+def build_head(cfg: TrainConfig, dim: int, bundle: Bundle | None = None) -> torch.nn.Module:
+    # The bundle supplies what a head lists in `knowledge` (asu: units, alt: entities).
+    return create_head(cfg.head, dim, bundle, frames=cfg.frames, temperature=cfg.temperature,
                        learn_temperature=cfg.learn_temperature, **cfg.head_options)
+
+
+def region_batch(cache: FeatureCache, videos: np.ndarray, frames: int, seed: int,
+                 epoch: int) -> torch.Tensor | None:
+    """Region tokens (B, L, K, D) aligned with `train_batch`, or None for a cache without
+    them (heads then use each frame as its single region)."""
+    if not getattr(cache, "has_regions", False):
+        return None
+    from model.data import train_regions  # lands with the region features (regions.py)
+
+    return train_regions(cache, videos, frames, seed, epoch)
+
+
+def region_views(cache: FeatureCache, frames: int, temporal_views: int,
+                 crops: int | None = None) -> np.ndarray | None:
+    """All test views of the cache's region tokens, (V, views, L, K, D), the twin of
+    `view_clips(cache.all()[:, :crops], …)`; None for a cache without region tokens."""
+    if not getattr(cache, "has_regions", False):
+        return None
+    from model.data import view_regions  # lands with the region features (regions.py)
+
+    return view_regions(cache.get_regions(range(len(cache)))[:, :crops], frames,
+                        temporal_views)
 
 
 def parameter_groups(head: torch.nn.Module, weight_decay: float) -> list[dict]:
@@ -123,7 +147,9 @@ def quick_accuracy(head, cache: FeatureCache, text: ClassTexts, frames: int,
     """Top-1 with one centre view (the full protocol is model.evaluate)."""
     head.eval()
     clips = view_clips(cache.all()[:, :1], frames, 1)[:, 0]
-    logits = head(torch.from_numpy(clips).to(device), text)
+    regions = region_views(cache, frames, 1, crops=1)
+    logits = head(torch.from_numpy(clips).to(device), text, regions=None if regions is None
+                  else torch.from_numpy(regions[:, 0]).to(device))
     head.train()
     return float((logits.argmax(1).cpu().numpy() == cache.labels).mean())
 
@@ -155,7 +181,7 @@ def train(cfg: TrainConfig) -> dict:
     total_steps = cfg.epochs * steps_per_epoch
 
     torch.manual_seed(cfg.seed)
-    head = build_head(cfg, bundle.dim).to(device)
+    head = build_head(cfg, bundle.dim, bundle).to(device)
     optimizer = torch.optim.AdamW(parameter_groups(head, cfg.weight_decay), lr=cfg.lr,
                                   betas=cfg.betas)
     warmup = round(cfg.warmup_epochs * steps_per_epoch)
@@ -198,10 +224,12 @@ def train(cfg: TrainConfig) -> dict:
                               disable=not cfg.progress or rank != 0, leave=False):
             videos = pool[positions]
             x, y = train_batch(cache, videos[rank::world], cfg.frames, cfg.seed, epoch)
+            regions = region_batch(cache, videos[rank::world], cfg.frames, cfg.seed, epoch)
             labels = torch.from_numpy(np.concatenate(
                 [cache.labels[videos[r::world]] for r in range(world)])).to(device)
             with torch.autocast("cuda", enabled=use_amp):
-                logits = _gather(model(x.to(device), text), world)
+                logits = _gather(model(x.to(device), text, regions=None if regions is None
+                                       else regions.to(device)), world)
                 loss = symmetric_infonce(logits.float(), labels, cfg.v2t_weight)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
@@ -240,6 +268,10 @@ def train(cfg: TrainConfig) -> dict:
         "train_videos": len(pool), "resumed_from_epoch": start_epoch,
         "seconds": round(time.perf_counter() - started, 2),
         "skipped_videos": {"count": len(cache.failed), "videos": cache.failed},
+        # The sampled videos themselves, so a few-shot result can name its training set.
+        "few_shot": None if not cfg.few_shot_k else {
+            "k": cfg.few_shot_k, "seed": cfg.few_shot_seed,
+            "videos": [cache.paths[i] for i in pool]},
         "encoder": {k: bundle.encoder.get(k) for k in ("id", "model", "weights", "seed",
                                                      "weights_sha256")},
         "checkpoint": str(_checkpoints(out)[-1]) if rank == 0 else None,

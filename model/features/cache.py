@@ -2,10 +2,12 @@
 
     <cache>/meta.json            what was extracted and with which weights (written first)
     <cache>/shard-00000.npy      float (n, S, T, D): n videos, S spatial crops, T frames
+    <cache>/shard-00000.regions.npy  float (n, S, T, K, D): K region tokens per frame, in
+                                 the same joint space (only when meta["regions"] is set)
     <cache>/shard-00000.json     that shard's index: rows (path, label, row) and failures
 
-A shard's `.json` is written last (after its `.npy` is renamed into place), so a shard
-with an index is complete; a rerun skips complete shards. Shard i belongs to rank
+A shard's `.json` is written last (after its `.npy` files are renamed into place), so a
+shard with an index is complete; a rerun skips complete shards. Shard i belongs to rank
 i % world_size, so ranks never write the same file.
 """
 
@@ -29,7 +31,16 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def write_shard(root: Path, i: int, features: np.ndarray, index: dict) -> None:
+def regions_path(root: Path, i: int) -> Path:
+    return root / f"{shard_stem(i)}.regions.npy"
+
+
+def write_shard(root: Path, i: int, features: np.ndarray, index: dict,
+                regions: Path | None = None) -> None:
+    """`regions`: a finished `.npy` file (written by the caller, memory-mapped because
+    region shards are K + 1 times larger than frame shards), moved into place."""
+    if regions is not None:
+        os.replace(regions, regions_path(root, i))
     tmp = root / f"{shard_stem(i)}.tmp-{os.getpid()}.npy"
     np.save(tmp, features)
     os.replace(tmp, root / f"{shard_stem(i)}.npy")
@@ -51,6 +62,7 @@ class FeatureCache:
     paths: list[str]
     labels: np.ndarray  # (V,) int64
     failed: list[dict]  # {"path", "label", "error"} of unreadable videos
+    regions: list[np.ndarray] | None = None  # memory-mapped (n_i, S, T, K, D) per shard
 
     def __len__(self) -> int:
         return len(self.where)
@@ -67,6 +79,18 @@ class FeatureCache:
     def all(self) -> np.ndarray:
         return self.get(range(len(self)))
 
+    @property
+    def has_regions(self) -> bool:
+        return self.regions is not None
+
+    def get_regions(self, indices) -> np.ndarray:
+        """float32 (B, S, T, K, D) region tokens for the given video indices."""
+        if self.regions is None:
+            raise LearnerError(f"{self.root}: this cache has no region features; extract "
+                               f"with `--regions tome|mra`")
+        return np.stack([self.regions[s][r] for s, r in (self.where[i] for i in indices)]
+                        ).astype(np.float32)
+
     @classmethod
     def open(cls, root: str | Path) -> "FeatureCache":
         root = Path(root)
@@ -82,12 +106,16 @@ class FeatureCache:
                                f"{shard_stem(missing[0])}); "
                                f"rerun the same extract command to resume")
         shards, where, paths, labels, failed = [], [], [], [], []
+        regions = [] if meta.get("regions") else None
         for i in range(meta["n_shards"]):
             index = json.loads((root / f"{shard_stem(i)}.json").read_text())
             shards.append(np.load(root / f"{shard_stem(i)}.npy", mmap_mode="r"))
+            if regions is not None:
+                regions.append(np.load(regions_path(root, i), mmap_mode="r"))
             for row, video in enumerate(index["videos"]):
                 where.append((i, row))
                 paths.append(video["path"])
                 labels.append(video["label"])
             failed += index["failed"]
-        return cls(root, meta, shards, where, paths, np.asarray(labels, dtype=np.int64), failed)
+        return cls(root, meta, shards, where, paths, np.asarray(labels, dtype=np.int64), failed,
+                   regions)

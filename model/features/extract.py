@@ -2,6 +2,12 @@
 
     python -m model.features.extract --bundle B --list train.txt [--videos ROOT] --out CACHE
     torchrun --nproc_per_node=N -m model.features.extract …      # shards split over ranks
+    python -m model.features.extract … --regions tome --r 8 [--tokens K]   # + ALT regions
+    python -m model.features.extract … --regions mra --R 4                 # + ASU regions
+
+With `--regions`, every shard also gets `shard-NNNNN.regions.npy` (n, S, T, K, D): K region
+tokens per frame in the joint space (model/features/regions.py, docs/regions.md), and the
+frame features are the CLS of that same forward pass.
 
 Decoding (PyAV, in DataLoader worker processes) overlaps with encoding in the main
 process. Unreadable videos are recorded in their shard's index and skipped.
@@ -22,7 +28,8 @@ from tqdm import tqdm
 from model.bundle import load_bundle
 from model.clip import clip_for_encoder_entry
 from model.errors import LearnerError
-from model.features.cache import atomic_write_bytes, shard_done, write_shard
+from model.features.cache import atomic_write_bytes, shard_done, shard_stem, write_shard
+from model.features.regions import RegionConfig, encode_regions, region_config, region_count
 from model.video.decode import UnreadableVideo, clip_preprocess, read_frames
 from model.video.lists import VideoItem, read_list
 
@@ -50,6 +57,31 @@ def _first(batch):
     return batch[0]
 
 
+def cache_bytes_per_video(crops: int, frames: int, dim: int, tokens: int, dtype: str) -> int:
+    """Bytes one video takes in the cache: (1 CLS + `tokens` regions) per frame and crop."""
+    return crops * frames * (1 + tokens) * dim * np.dtype(dtype).itemsize
+
+
+def _open_regions(path: Path, shape: tuple[int, ...], dtype: str) -> np.ndarray:
+    # On disk, not in memory: a shard of 256 ViT-B videos with K = 100 is ~0.8 GB (fp32).
+    return np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+
+
+def _keep_rows(path: Path, rows: np.ndarray, dtype: str) -> Path:
+    """Drop the rows of unreadable videos from a region shard, one row in memory at a time."""
+    whole = np.load(path, mmap_mode="r")
+    if len(rows) == len(whole):
+        return path
+    kept_path = path.with_name(path.name.replace(".npy", ".kept.npy"))
+    kept = _open_regions(kept_path, (len(rows), *whole.shape[1:]), dtype)
+    for j, r in enumerate(rows):
+        kept[j] = whole[r]
+    kept.flush()
+    del kept, whole
+    path.unlink()
+    return kept_path
+
+
 def _dist() -> tuple[int, int]:
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         return torch.distributed.get_rank(), torch.distributed.get_world_size()
@@ -59,8 +91,10 @@ def _dist() -> tuple[int, int]:
 def extract(bundle_dir: str, list_file: str, out: str, videos: str | None = None,
             frames: int = 16, crops: int = 1, shard_size: int = 256, batch_frames: int = 256,
             workers: int = 1, checkpoint: str | None = None, device: str = "cpu",
-            dtype: str = "float32", progress: bool = True) -> dict:
-    """Fill the cache at `out`; returns timing stats (decode s, encode s, wall s)."""
+            dtype: str = "float32", progress: bool = True,
+            regions: RegionConfig | None = None) -> dict:
+    """Fill the cache at `out`; returns timing stats (decode s, encode s, wall s) and the
+    cache's bytes per video. `regions` adds region tokens (model/features/regions.py)."""
     bundle = load_bundle(bundle_dir)
     items = read_list(list_file, videos, num_classes=len(bundle.classes))
     root = Path(out)
@@ -80,6 +114,19 @@ def extract(bundle_dir: str, list_file: str, out: str, videos: str | None = None
         "n_shards": (len(items) + shard_size - 1) // shard_size,
         "dtype": dtype,
     }
+    model = clip_for_encoder_entry(bundle.encoder, checkpoint).to(device)
+    visual = model.visual
+    tokens = 0
+    if regions is not None:
+        tokens = region_count(visual, regions)
+        # Only when set, so caches made before region features still resume.
+        meta["regions"] = regions.regions_meta(tokens)
+        meta["regions_options"] = regions.options()
+    per_video = cache_bytes_per_video(crops, frames, bundle.dim, tokens, dtype)
+    if progress:
+        print(f"cache: {crops} crop(s) x {frames} frames x (1 CLS + {tokens} regions) x "
+              f"{bundle.dim} x {dtype} = {per_video / 1e6:.3f} MB per video, "
+              f"{per_video * len(items) / 1e9:.3f} GB for {len(items)} videos", flush=True)
     meta_path = root / "meta.json"
     if meta_path.is_file():
         old = json.loads(meta_path.read_text())
@@ -90,12 +137,10 @@ def extract(bundle_dir: str, list_file: str, out: str, videos: str | None = None
     elif rank == 0:
         atomic_write_bytes(meta_path, json.dumps(meta, indent=1).encode())
 
-    model = clip_for_encoder_entry(bundle.encoder, checkpoint).to(device)
-    visual = model.visual
     pre = visual.preprocess_cfg
     image_size = pre["size"][0] if isinstance(pre["size"], tuple | list) else pre["size"]
     stats = {"videos": 0, "frames": 0, "failed": 0, "decode_s": 0.0, "encode_s": 0.0,
-             "wait_s": 0.0}
+             "wait_s": 0.0, "bytes_per_video": per_video}
     wall = time.perf_counter()
     mine = [i for i in range(meta["n_shards"]) if i % world == rank and not shard_done(root, i)]
     for shard in tqdm(mine, desc=f"extract rank {rank}", disable=not progress):
@@ -107,17 +152,27 @@ def extract(bundle_dir: str, list_file: str, out: str, videos: str | None = None
         ok = np.zeros(len(chunk), dtype=bool)
         failed = []
         pending: list[tuple[int, torch.Tensor]] = []
+        regions_tmp = root / f"{shard_stem(shard)}.regions.tmp-{os.getpid()}.npy"
+        region_feats = None if regions is None else _open_regions(
+            regions_tmp, (len(chunk), crops, frames, tokens, bundle.dim), dtype)
 
-        def encode(pending=pending, feats=feats, ok=ok):
+        def encode(pending=pending, feats=feats, ok=ok, region_feats=region_feats):
             if not pending:
                 return
             t0 = time.perf_counter()
             x = torch.cat([p[1].flatten(0, 1) for p in pending]).to(device)
             with torch.inference_mode():
-                y = visual(x).float().cpu().numpy()
+                if regions is None:
+                    y, z = visual(x), None
+                else:
+                    y, z = encode_regions(visual, x, regions)
+                    z = z.float().cpu().numpy().reshape(len(pending), crops, frames, tokens, -1)
+                y = y.float().cpu().numpy()
             y = y.reshape(len(pending), crops, frames, -1)
             for k, (row, _) in enumerate(pending):
                 feats[row], ok[row] = y[k], True
+                if z is not None:
+                    region_feats[row] = z[k]
             stats["encode_s"] += time.perf_counter() - t0
             pending.clear()
 
@@ -138,7 +193,12 @@ def extract(bundle_dir: str, list_file: str, out: str, videos: str | None = None
         keep = np.flatnonzero(ok)
         index = {"videos": [{"path": chunk[r].path, "label": chunk[r].label} for r in keep],
                  "failed": failed}
-        write_shard(root, shard, feats[keep], index)
+        region_file = None
+        if region_feats is not None:
+            region_feats.flush()
+            del encode, region_feats  # release the map before the file is moved
+            region_file = _keep_rows(regions_tmp, keep, dtype)
+        write_shard(root, shard, feats[keep], index, region_file)
         stats["videos"] += len(keep)
         stats["failed"] += len(failed)
     stats["wall_s"] = time.perf_counter() - wall
@@ -161,6 +221,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--checkpoint", help="local open_clip checkpoint instead of the "
                                              "manifest's `pretrained`")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--regions", choices=["tome", "mra"],
+                        help="also cache region tokens: ToMe-merged (ALT) or multi-region "
+                             "attention (ASU); see docs/regions.md")
+    parser.add_argument("--r", type=int, help="tome: merges per block (default 8)")
+    parser.add_argument("--tokens", type=int, help="tome: region tokens kept per frame "
+                                                   "(default: all N - L*r)")
+    parser.add_argument("--R", type=int, help="mra: region tokens, a square number "
+                                              "(default 4: a 2x2 grid)")
     args = parser.parse_args(argv)
     distributed = int(os.environ.get("WORLD_SIZE", 1)) > 1
     if distributed:
@@ -168,9 +236,13 @@ def main(argv: list[str] | None = None) -> None:
         if args.device == "cuda":
             torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
     try:
+        if args.regions is None and (args.r, args.R, args.tokens) != (None, None, None):
+            raise LearnerError("--r, --R and --tokens need --regions tome|mra")
+        regions = None if args.regions is None else region_config(
+            args.regions, args.r, args.R, args.tokens)
         stats = extract(args.bundle, args.list, args.out, args.videos, args.frames,
                         args.crops, args.shard_size, workers=args.workers,
-                        checkpoint=args.checkpoint, device=args.device)
+                        checkpoint=args.checkpoint, device=args.device, regions=regions)
     except LearnerError as err:
         raise SystemExit(f"error: {err}") from None
     if distributed:

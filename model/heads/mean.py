@@ -25,7 +25,9 @@ class MeanHead(ContrastiveHead):
             nn.init.eye_(self.projection.weight)
             nn.init.zeros_(self.projection.bias)
 
-    def forward(self, frames: torch.Tensor, text: ClassTexts) -> torch.Tensor:
+    def forward(self, frames: torch.Tensor, text: ClassTexts,
+                regions: torch.Tensor | None = None) -> torch.Tensor:
+        # No region branch: `regions` is accepted (the common head interface) and unused.
         return self.logits(self.projection(frames).mean(1), text.pooled)
 
     def frame_logits(self, frames: torch.Tensor, text: ClassTexts) -> torch.Tensor:

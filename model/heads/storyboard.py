@@ -134,7 +134,9 @@ class StoryboardHead(ContrastiveHead):
                                                          scale[1])
         return x, weights
 
-    def forward(self, frames: torch.Tensor, text: ClassTexts) -> torch.Tensor:
+    def forward(self, frames: torch.Tensor, text: ClassTexts,
+                regions: torch.Tensor | None = None) -> torch.Tensor:
+        # No region branch: `regions` is accepted (the common head interface) and unused.
         x, weights = self.frame_weights(frames, text)
         # Eqs. (9), (11), (12): per-class weighted frames, each through its FFN, summed.
         video = sum(self.ffn[b](torch.einsum("bcl,bld->bcd", a, x))

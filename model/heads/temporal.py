@@ -41,5 +41,7 @@ class TemporalHead(ContrastiveHead):
         super().__init__(**contrastive)
         self.temporal = TemporalTransformer(dim, layers, heads, frames, dropout)
 
-    def forward(self, frames: torch.Tensor, text: ClassTexts) -> torch.Tensor:
+    def forward(self, frames: torch.Tensor, text: ClassTexts,
+                regions: torch.Tensor | None = None) -> torch.Tensor:
+        # No region branch: `regions` is accepted (the common head interface) and unused.
         return self.logits(self.temporal(frames).mean(1), text.pooled)

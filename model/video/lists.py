@@ -1,5 +1,7 @@
 """MMAction2-style list files and the folder-per-class layout.
 
+    python -m model.video.lists ROOT --bundle B --out list.txt   # folders -> list file
+
     path label              a video file, e.g. `brush_hair/clip_0.avi 0`
     dir num_frames label    a folder of extracted frames img_00001.jpg … (1-based)
 
@@ -14,6 +16,7 @@ from pathlib import Path
 from model.errors import LearnerError
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v"}
+FRAME_GLOB = "img_[0-9][0-9][0-9][0-9][0-9].jpg"  # decode.FRAME_TEMPLATE's files
 
 
 @dataclass(frozen=True)
@@ -68,16 +71,26 @@ def read_list(list_file: str | Path, root: str | Path | None = None,
     return items
 
 
+def _class_folder_item(entry: Path, label: int) -> VideoItem | None:
+    if entry.is_file() and entry.suffix.lower() in VIDEO_SUFFIXES:
+        return VideoItem(str(entry), label)
+    if entry.is_dir():  # a folder of extracted frames img_00001.jpg …
+        frames = len(list(entry.glob(FRAME_GLOB)))
+        return VideoItem(str(entry), label, frames) if frames else None
+    return None
+
+
 def read_class_folders(root: str | Path, class_names: list[str]) -> list[VideoItem]:
-    """`root/<class name>/*.<video>`: the label is the class's index in `class_names`."""
+    """`root/<class name>/*.<video>` or `root/<class name>/<clip>/img_00001.jpg …`: the
+    label is the class's index in `class_names`."""
     root = Path(root)
     index = {name: i for i, name in enumerate(class_names)}
     items = []
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
         if folder.name not in index:
             raise LearnerError(f"{folder}: folder name is not a class of the bundle")
-        items += [VideoItem(str(f), index[folder.name]) for f in sorted(folder.iterdir())
-                  if f.suffix.lower() in VIDEO_SUFFIXES]
+        found = (_class_folder_item(e, index[folder.name]) for e in sorted(folder.iterdir()))
+        items += [item for item in found if item is not None]
     if not items:
         raise LearnerError(f"{root}: no class folders with videos")
     return items
@@ -91,3 +104,29 @@ def write_list(items: list[VideoItem], list_file: str | Path, root: str | Path) 
         lines.append(f"{rel} {it.num_frames} {it.label}" if it.is_frame_dir
                      else f"{rel} {it.label}")
     Path(list_file).write_text("\n".join(lines) + "\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    from model.bundle import load_bundle
+
+    parser = argparse.ArgumentParser(
+        description="Write a list file from a folder-per-class layout (root/<class>/…), "
+                    "labelled in the bundle's class order, for model.features.extract.")
+    parser.add_argument("root")
+    parser.add_argument("--bundle", required=True)
+    parser.add_argument("--out", required=True, help="list file; paths are written "
+                                                     "relative to its folder when inside it")
+    args = parser.parse_args(argv)
+    try:
+        items = read_class_folders(Path(args.root).resolve(),
+                                   load_bundle(args.bundle).class_names)
+    except LearnerError as err:
+        raise SystemExit(f"error: {err}") from None
+    write_list(items, args.out, Path(args.out).resolve().parent)
+    print(f"{len(items)} videos -> {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -34,8 +34,16 @@ def good_reply(request: dict) -> str:
     return json.dumps({k: [pick[i % 8], pick[(i + 3) % 8]] for i, k in enumerate(props)})
 
 
+class _Server(ThreadingHTTPServer):
+    # The default listen backlog (5) refuses connections under the load benchmark's
+    # hundreds of concurrent clients; a real service would not.
+    request_queue_size = 1024
+    daemon_threads = True
+
+
 class FaultyEndpoint:
-    def __init__(self, fault_rate: float, seed: int = 0, timeout_sleep_s: float = 1.5):
+    def __init__(self, fault_rate: float, seed: int = 0, timeout_sleep_s: float = 1.5,
+                 latency_s: float = 0.0):
         self.rng = random.Random(seed)
         self.lock = threading.Lock()
         self.counts: dict[str, int] = {"ok": 0, **dict.fromkeys(FAULTS, 0)}
@@ -56,8 +64,7 @@ class FaultyEndpoint:
                                                b"\x01\x00\x00\x00\x00\x00\x00\x00")
                     self.connection.close()
                     return
-                if fault == "timeout":
-                    time.sleep(timeout_sleep_s)
+                time.sleep(latency_s + (timeout_sleep_s if fault == "timeout" else 0.0))
                 status, headers, body = 200, {}, chat_reply(good_reply(request))
                 if fault in ("429", "500", "503"):
                     status, body = int(fault), {"error": {"message": f"injected {fault}"}}
@@ -68,7 +75,7 @@ class FaultyEndpoint:
                     body = chat_reply(json.dumps({"answer": "no"}))
                 send_json(self, status, body, headers)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property

@@ -20,12 +20,15 @@ def run_module(args: list[str], **kwargs) -> subprocess.CompletedProcess:
                           text=True, **kwargs)
 
 
+def subtext_command() -> list[str]:
+    return [shutil.which("subtext") or str(Path(sys.executable).with_name("subtext"))]
+
+
 @pytest.fixture(scope="session")
 def bundle_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("bundle") / "synthetic"
-    subtext = shutil.which("subtext") or str(Path(sys.executable).with_name("subtext"))
-    done = subprocess.run([subtext, "corpus", "build", "--dataset", "synthetic", "--config",
-                           str(CORPUS_CONFIG), "--out", str(out)], cwd=REPO,
+    done = subprocess.run([*subtext_command(), "corpus", "build", "--dataset", "synthetic",
+                           "--config", str(CORPUS_CONFIG), "--out", str(out)], cwd=REPO,
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     return out

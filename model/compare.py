@@ -1,0 +1,181 @@
+"""Train and evaluate several heads on identical features, splits and settings, and write
+one comparison table (Markdown + JSON).
+
+    python -m model.compare --bundle B --train-features TRAIN --val-features VAL \
+        --out OUT [--heads mean,temporal,storyboard,asu,alt] [--epochs 30] [--lr 3e-3] \
+        [--few-shot-k 2] [--temporal-views 2] [--head-options '{asu: {layers: 2}}']
+
+Per head: top-1/top-5 on VAL (model.evaluate: softmax averaged over temporal views × the
+cached crops), the same after training on K videos per class (few-shot, seed 0), the
+head's trainable parameters, GFLOPs per clip of the head's forward pass counted by
+torch.utils.flop_counter.FlopCounterMode (the frozen CLIP backbone that produced the
+cached features is NOT included: it is the same for every head), and training time.
+Every head trains with the same seed, batches, epochs and learning rate: the only
+difference between rows is the head.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+import yaml
+from torch.utils.flop_counter import FlopCounterMode
+
+from model.bundle import load_bundle
+from model.config import TrainConfig
+from model.errors import LearnerError
+from model.evaluate import evaluate
+from model.features.cache import FeatureCache
+from model.heads.text import ClassTexts
+from model.train import build_head, train
+
+HEADS = ("mean", "temporal", "storyboard", "asu", "alt")
+
+
+def parameter_count(head: torch.nn.Module) -> int:
+    return sum(p.numel() for p in head.parameters() if p.requires_grad)
+
+
+def clip_gflops(head: torch.nn.Module, text: ClassTexts, frames: int, dim: int,
+                regions: int | None = None) -> float:
+    """GFLOPs of one evaluation forward pass on one clip (B = 1) of `frames` frame
+    embeddings, with `regions` region tokens per frame when given, against all classes.
+    FlopCounterMode counts matrix products, convolutions and attention (2 FLOPs per
+    multiply-add); element-wise work (norms, softmax) is not counted, as in fvcore."""
+    head.eval()
+    x = torch.zeros(1, frames, dim)
+    r = None if regions is None else torch.zeros(1, frames, regions, dim)
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        head(x, text, regions=r)
+    return counter.get_total_flops() / 1e9
+
+
+def run_head(head: str, common: dict, out: Path, temporal_views: int,
+             few_shot_k: int | None) -> dict:
+    """Train + evaluate one head (and its few-shot twin); the row of the table."""
+    row: dict = {"head": head}
+    for setting, extra in (("full", {}), ("few_shot", {"few_shot_k": few_shot_k})):
+        if setting == "few_shot" and not few_shot_k:
+            continue
+        cfg = TrainConfig.model_validate(common | extra | {
+            "head": head, "out": str(out / "runs" / f"{head}-{setting}")})
+        summary = train(cfg)
+        report = evaluate(summary["checkpoint"], cfg.bundle, common["val_features"],
+                          str(out / "reports" / f"{head}-{setting}"), temporal_views)
+        if setting == "full":
+            row |= {"top1": report["top1"], "top5": report["top5"],
+                    "train_seconds": summary["seconds"], "checkpoint": summary["checkpoint"],
+                    "config": cfg.model_dump()}
+        else:
+            row |= {"few_shot_top1": report["top1"], "few_shot_videos":
+                    summary["train_videos"]}
+    return row
+
+
+def measure(row: dict, bundle_dir: str, dim_frames: int, regions: int | None) -> dict:
+    """Parameters and GFLOPs of the head as trained (its config from the run)."""
+    cfg = TrainConfig.model_validate(row["config"])
+    bundle = load_bundle(bundle_dir, cfg.encoder)
+    head = build_head(cfg, bundle.dim, bundle)
+    text = ClassTexts.from_bundle(bundle, cfg.drop_sot)
+    return {"parameters": parameter_count(head),
+            "gflops_per_clip": clip_gflops(head, text, dim_frames, bundle.dim, regions)}
+
+
+def markdown_table(rows: list[dict], meta: dict) -> str:
+    lines = [f"# Head comparison: {meta['dataset']}", "",
+             f"Bundle `{meta['bundle']}` (encoder `{meta['encoder']}`, weights "
+             f"{meta['weights']}); {meta['train_videos']} training videos, "
+             f"{meta['val_videos']} evaluation videos, {meta['frames']} frames, "
+             f"{meta['epochs']} epochs, lr {meta['lr']}, seed {meta['seed']}, "
+             f"{meta['temporal_views']} temporal view(s) × {meta['crops']} crop(s).",
+             f"Region tokens: {meta['regions']}.",
+             "GFLOPs: the head's forward pass on one clip against all classes; the frozen "
+             "CLIP backbone is excluded (identical for every head).", ""]
+    if meta["weights"] == "random":
+        lines += ["Random CLIP weights: the text carries no meaning, so these numbers test "
+                  "the plumbing and the use of frame order, not the text knowledge.", ""]
+    few = meta.get("few_shot_k")
+    header = ["head", "top-1", "top-5"] + ([f"{few}-shot top-1"] if few else []) + [
+        "parameters", "GFLOPs/clip", "train s"]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for r in rows:
+        cells = [r["head"], f"{r['top1']:.3f}", f"{r['top5']:.3f}"]
+        cells += [f"{r['few_shot_top1']:.3f}"] if few else []
+        cells += [f"{r['parameters']:,}", f"{r['gflops_per_clip']:.4f}",
+                  f"{r['train_seconds']:.1f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def compare(bundle: str, train_features: str, val_features: str, out: str,
+            heads: tuple[str, ...] = HEADS, epochs: int = 30, lr: float = 3e-3,
+            few_shot_k: int | None = 2, temporal_views: int = 2, frames: int = 8,
+            seed: int = 0, head_options: dict | None = None, device: str = "auto") -> dict:
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    head_options = head_options or {}
+    unknown = set(head_options) - set(heads)
+    if unknown:
+        raise LearnerError(f"head options for heads not compared: {sorted(unknown)}")
+    loaded = load_bundle(bundle)
+    train_cache, val_cache = FeatureCache.open(train_features), FeatureCache.open(val_features)
+    has_regions = bool(getattr(train_cache, "has_regions", False))
+    regions = None
+    if has_regions:
+        regions = int(train_cache.get_regions([0]).shape[-2])
+    rows = []
+    for head in heads:
+        common = {"bundle": bundle, "train_features": train_features,
+                  "val_features": val_features, "epochs": epochs, "lr": lr,
+                  "frames": frames, "seed": seed, "progress": False, "device": device,
+                  "head_options": head_options.get(head, {})}
+        row = run_head(head, common, out_dir, temporal_views, few_shot_k)
+        rows.append(row | measure(row, bundle, frames, regions))
+    meta = {"dataset": loaded.manifest["dataset"]["name"], "bundle": bundle,
+            "encoder": loaded.encoder["id"], "weights": loaded.encoder.get("weights"),
+            "train_videos": len(train_cache), "val_videos": len(val_cache),
+            "frames": frames, "epochs": epochs, "lr": lr, "seed": seed,
+            "temporal_views": temporal_views, "crops": int(val_cache.meta["crops"]),
+            "few_shot_k": few_shot_k,
+            "regions": (f"{regions} per frame" if has_regions else
+                        "none in the cache; asu/alt use each frame as its single region")}
+    result = {"meta": meta, "rows": rows}
+    (out_dir / "comparison.json").write_text(json.dumps(result, indent=1))
+    (out_dir / "comparison.md").write_text(markdown_table(rows, meta))
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Compare heads on identical features.")
+    parser.add_argument("--bundle", required=True)
+    parser.add_argument("--train-features", required=True)
+    parser.add_argument("--val-features", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--heads", default=",".join(HEADS))
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--few-shot-k", type=int, default=2, help="0: no few-shot column")
+    parser.add_argument("--temporal-views", type=int, default=2)
+    parser.add_argument("--frames", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--head-options", default="{}",
+                        help="YAML mapping head -> options, e.g. '{alt: {blocks: 2}}'")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    args = parser.parse_args(argv)
+    try:
+        result = compare(args.bundle, args.train_features, args.val_features, args.out,
+                         tuple(h for h in args.heads.split(",") if h), args.epochs, args.lr,
+                         args.few_shot_k or None, args.temporal_views, args.frames,
+                         args.seed, yaml.safe_load(args.head_options) or {}, args.device)
+    except LearnerError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+    print(markdown_table(result["rows"], result["meta"]))
+
+
+if __name__ == "__main__":
+    main()
