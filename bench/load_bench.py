@@ -59,6 +59,7 @@ def run_level(base_url: str, concurrency: int, classes: int, dataset: str) -> di
             c.close()
         cache.close()
     requests = sum(c.usage.requests for c in clients)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     return {
         "concurrency_per_endpoint": concurrency,
         "worker_threads": workers,
@@ -71,8 +72,12 @@ def run_level(base_url: str, concurrency: int, classes: int, dataset: str) -> di
         "failed_sets": sum(len(g.failures) for g in generated),
         "wall_s": round(wall, 3),
         "requests_per_s": round(requests / wall, 1),
+        # CPU per request does not depend on what else the machine runs: the part of
+        # the result that compares across machines and sessions.
+        "client_cpu_ms_per_request": round(1000 * (usage.ru_utime + usage.ru_stime)
+                                           / max(requests, 1), 3),
         # ru_maxrss is KiB on Linux; the level's process did nothing else.
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
     }
 
 
@@ -96,6 +101,7 @@ def main() -> None:
     levels = []
     with FaultyEndpoint(0.0, latency_s=latency) as endpoint:
         for c in args.concurrency:
+            load_before = round(os.getloadavg()[0], 2)
             out = subprocess.run(
                 [sys.executable, "-m", "bench.load_bench", "--level", str(c),
                  "--base-url", endpoint.base_url, "--classes", str(args.classes),
@@ -105,13 +111,13 @@ def main() -> None:
             ideal = level["max_in_flight"] / latency
             level["ideal_requests_per_s"] = round(ideal, 1)
             level["ratio_vs_ideal"] = round(level["requests_per_s"] / ideal, 3)
+            level["load_average_1m_before"] = load_before
             levels.append(level)
             print(json.dumps(level), flush=True)
         served = dict(endpoint.counts)
     results = {
         "dataset": args.dataset, "classes": args.classes, "models": len(MODELS),
         "latency_ms": args.latency_ms, "cpu_count": os.cpu_count(),
-        "load_average_1m_at_end": round(os.getloadavg()[0], 2),
         "endpoint_answered": served, "levels": levels,
         "note": ("client and endpoint share this machine's CPUs; at high concurrency the "
                  "ratio is bounded by Python's per-request CPU cost on both sides, not by "
