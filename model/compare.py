@@ -123,7 +123,7 @@ def compare(bundle: str, train_features: str, val_features: str, out: str,
         raise LearnerError(f"head options for heads not compared: {sorted(unknown)}")
     loaded = load_bundle(bundle)
     train_cache, val_cache = FeatureCache.open(train_features), FeatureCache.open(val_features)
-    has_regions = bool(getattr(train_cache, "has_regions", False))
+    has_regions = train_cache.has_regions
     regions = None
     if has_regions:
         regions = int(train_cache.get_regions([0]).shape[-2])

@@ -5,7 +5,14 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from model.errors import LearnerError
 
@@ -14,12 +21,19 @@ class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     bundle: str  # corpus bundle directory
-    train_features: str  # feature cache of the training list (model.features.extract)
-    val_features: str | None = None
+    # mode features: the feature cache of the training list (model.features.extract)
+    train_features: str | None = None
+    val_features: str | None = None  # features mode only (the cache's encoder is frozen)
     out: str  # run directory: checkpoints, metrics.csv, run.json
     head: str = "storyboard"
     head_options: dict = Field(default_factory=dict)  # layers, heads, dropout, branches, …
-    mode: Literal["features"] = "features"  # `finetune` (end-to-end, GPU) is not built yet
+    # features: heads on cached frozen-encoder features; finetune: the open_clip visual
+    # encoder trained end to end with the head, on frames decoded from `train_list`.
+    mode: Literal["features", "finetune"] = "features"
+    train_list: str | None = None  # finetune: list file (model.video.lists formats)
+    videos: str | None = None  # finetune: root of the list's relative paths
+    visual_lr: float = Field(1e-5, gt=0)  # finetune: peak lr of the visual encoder
+    decode_workers: int = Field(2, ge=0)  # finetune: PyAV decoding processes
     encoder: str | None = None  # bundle encoder id; default: its first open_clip encoder
     frames: int = Field(8, ge=1)  # L, sampled TSN-style among the cached frames
     epochs: int = Field(10, ge=1)
@@ -32,6 +46,10 @@ class TrainConfig(BaseModel):
     temperature: float = Field(0.07, gt=0)
     learn_temperature: bool = True
     v2t_weight: float = Field(1.0, ge=0)  # λ of Eq. (15)
+    # Multi-label lists (`path l1,l2,…`, Charades): every labelled class is a positive,
+    # evaluation reports mAP over per-class sigmoid scores.
+    multilabel: bool = False
+    loss: str = "infonce"  # a name in model.losses.LOSSES: infonce | bce
     drop_sot: bool = True
     few_shot_k: int | None = Field(None, ge=1)  # K videos per class, sampled with few_shot_seed
     few_shot_seed: int = 0
@@ -43,10 +61,29 @@ class TrainConfig(BaseModel):
     cpu_threads: int = Field(1, ge=1)
     progress: bool = True
 
+    @model_validator(mode="after")
+    def _inputs_match_mode(self) -> "TrainConfig":
+        needs = {"features": "train_features", "finetune": "train_list"}[self.mode]
+        if getattr(self, needs) is None:
+            raise ValueError(f"mode {self.mode} needs `{needs}`")
+        if self.mode == "finetune" and self.val_features:
+            raise ValueError("val_features hold the frozen encoder's features, which do "
+                             "not describe a fine-tuned one; leave it unset in finetune mode")
+        return self
+
+    @field_validator("loss")
+    @classmethod
+    def _known_loss(cls, name: str) -> str:
+        from model.losses import LOSSES
+
+        if name not in LOSSES:
+            raise ValueError(f"unknown loss {name!r}; known: {sorted(LOSSES)}")
+        return name
+
     def fingerprint(self) -> dict:
         """The fields a resumed run must share with the run that wrote the checkpoint."""
         return self.model_dump(exclude={"epochs", "out", "progress", "val_features", "device",
-                                         "cpu_threads"})
+                                         "cpu_threads", "decode_workers"})
 
 
 def load_train_config(path: str | None, overrides: list[str]) -> TrainConfig:

@@ -6,11 +6,50 @@ the same whether it runs in one process or on several ranks, from the start or a
 a resume.
 """
 
+from pathlib import Path
+
 import numpy as np
 import torch
 
+from model.bundle import file_sha256
+from model.errors import LearnerError
 from model.features.cache import FeatureCache
+from model.video.lists import read_list
 from model.video.sampling import segment_indices, train_offsets, view_offsets
+
+
+def multi_hot_labels(cache: FeatureCache, num_classes: int) -> np.ndarray:
+    """(V, C) float32 multi-hot targets of the cached videos, every label of each video's
+    list line (the cache's index keeps one label per video: the first).
+
+    They come from the list file the cache was extracted from (`meta.list_file`, checked
+    against `meta.list_sha256`). Relative paths were resolved against a root the meta
+    does not record (`--videos`, or the list's folder), so the root is recovered as the
+    one that maps every list line onto a cached or failed video."""
+    list_file = Path(cache.meta["list_file"])
+    if not list_file.is_file() or file_sha256(list_file) != cache.meta["list_sha256"]:
+        raise LearnerError(f"{cache.root}: multi-label targets are read from the list file "
+                           f"it was extracted from, {list_file}, which is missing or changed")
+    items = read_list(list_file, Path("."), num_classes)  # paths as written in the list
+    known = set(cache.paths) | {f["path"] for f in cache.failed}
+    relative = next((it.path for it in items if not Path(it.path).is_absolute()), None)
+    roots = {"."} if relative is None else {
+        p[: -len(relative)] for p in known if p == relative or p.endswith("/" + relative)}
+    for root in roots:
+        by_path = {str(Path(root) / it.path): it.label_set for it in items}
+        if all(p in by_path for p in cache.paths):
+            targets = np.zeros((len(cache), num_classes), dtype=np.float32)
+            for row, path in enumerate(cache.paths):
+                targets[row, list(by_path[path])] = 1
+            return targets
+    raise LearnerError(f"{cache.root}: its videos do not match the lines of {list_file}")
+
+
+def class_targets(cache: FeatureCache, num_classes: int, multilabel: bool) -> np.ndarray:
+    """(V, C) float32 targets: one-hot of the cached label, or multi-hot (`multi_hot_labels`)."""
+    if multilabel:
+        return multi_hot_labels(cache, num_classes)
+    return np.eye(num_classes, dtype=np.float32)[cache.labels]
 
 
 def few_shot_indices(labels: np.ndarray, k: int, seed: int) -> np.ndarray:

@@ -21,27 +21,34 @@ import torch
 
 from model.bundle import load_bundle
 from model.config import TrainConfig
-from model.data import view_clips
+from model.data import multi_hot_labels, view_clips
 from model.errors import LearnerError
 from model.features.cache import FeatureCache
 from model.heads.text import ClassTexts
 from model.metrics import (
     ambiguity_scores,
+    average_precision,
     confusion_matrix,
     half_class_subsets,
     hardest_fraction,
+    mean_average_precision,
     non_uniformity_scores,
     per_class_accuracy,
     topk_accuracy,
+    topk_hit_rate,
 )
 from model.train import build_head, load_checkpoint, region_views
+
+# Logits -> per-class scores: one class per video (softmax over classes), or each class
+# present or not (sigmoid per class, for multi-label mAP).
+SCORING = {"softmax": lambda logits: logits.softmax(-1), "sigmoid": torch.sigmoid}
 
 
 @torch.no_grad()
 def view_scores(head, clips: np.ndarray, text: ClassTexts, batch: int = 64,
-                regions: np.ndarray | None = None) -> np.ndarray:
-    """Softmax scores (V, C) averaged over the views of clips (V, views, L, D), with the
-    views' region tokens (V, views, L, K, D) when the cache has them."""
+                regions: np.ndarray | None = None, scoring: str = "softmax") -> np.ndarray:
+    """Scores (V, C) averaged over the views of clips (V, views, L, D), with the views'
+    region tokens (V, views, L, K, D) when the cache has them; `scoring` names a SCORING."""
     head.eval()
     out = []
     for start in range(0, len(clips), batch):
@@ -49,7 +56,8 @@ def view_scores(head, clips: np.ndarray, text: ClassTexts, batch: int = 64,
         b, v = x.shape[:2]
         r = None if regions is None else torch.from_numpy(
             regions[start:start + batch]).flatten(0, 1)
-        probs = head(x.flatten(0, 1), text, regions=r).softmax(-1).reshape(b, v, -1).mean(1)
+        logits = head(x.flatten(0, 1), text, regions=r)
+        probs = SCORING[scoring](logits).reshape(b, v, -1).mean(1)
         out.append(probs.numpy())
     return np.concatenate(out)
 
@@ -102,6 +110,10 @@ def evaluate(checkpoint: str, bundle_dir: str, features: str, out: str,
              temporal_views: int = 1, analysis: bool = False) -> dict:
     state = load_checkpoint(Path(checkpoint))
     cfg = TrainConfig.model_validate(state["config"])
+    if cfg.mode != "features":
+        # Cached features come from the frozen encoder, not the checkpoint's fine-tuned one.
+        raise LearnerError(f"{checkpoint}: a `mode: {cfg.mode}` checkpoint; evaluation "
+                           f"reads frozen-encoder features and supports `mode: features` only")
     bundle = load_bundle(bundle_dir, cfg.encoder)
     if bundle.encoder["weights_sha256"] != state["encoder"]["weights_sha256"]:
         raise LearnerError(f"{bundle_dir}: its text encoder weights differ from the ones "
@@ -115,7 +127,8 @@ def evaluate(checkpoint: str, bundle_dir: str, features: str, out: str,
     head.load_state_dict(state["head"])
     clips = view_clips(cache.all(), cfg.frames, temporal_views)
     scores = view_scores(head, clips, text,
-                         regions=region_views(cache, cfg.frames, temporal_views))
+                         regions=region_views(cache, cfg.frames, temporal_views),
+                         scoring="sigmoid" if cfg.multilabel else "softmax")
     labels = cache.labels
     names = bundle.class_names
     confusion = confusion_matrix(scores.argmax(1), labels, len(names))
@@ -132,7 +145,21 @@ def evaluate(checkpoint: str, bundle_dir: str, features: str, out: str,
         "per_class_accuracy": {n: (None if np.isnan(a) else float(a))
                                for n, a in zip(names, per_class, strict=True)},
     }
-    if zero_shot:
+    if cfg.multilabel:
+        # Charades protocol: mAP over classes of per-class sigmoid scores; top-k counts a
+        # hit when any labelled class is among the k best. Per-class accuracy needs one
+        # class per video, so it is not reported.
+        targets = multi_hot_labels(cache, len(names))
+        aps = [average_precision(scores[:, c], targets[:, c]) for c in range(len(names))]
+        report.pop("mean_class_accuracy")
+        report.pop("per_class_accuracy")
+        report |= {"protocol": "multi-label" + (" zero-shot" if zero_shot else ""),
+                   "mAP": mean_average_precision(scores, targets),
+                   "per_class_ap": {n: (None if np.isnan(a) else a)
+                                    for n, a in zip(names, aps, strict=True)},
+                   "top1": topk_hit_rate(scores, targets, 1),
+                   "top5": topk_hit_rate(scores, targets, 5)}
+    elif zero_shot:
         half = []
         for subset in half_class_subsets(len(names)):
             keep = np.isin(labels, subset)
@@ -171,7 +198,8 @@ def evaluate(checkpoint: str, bundle_dir: str, features: str, out: str,
         report["frame_weights"] = weights
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    title = f"{cfg.head}: top-1 {report['top1']:.3f}"
+    title = (f"{cfg.head}: mAP {report['mAP']:.3f}" if cfg.multilabel
+             else f"{cfg.head}: top-1 {report['top1']:.3f}")
     if bundle.random_weights:
         title += " (random CLIP weights)"
     report["plots"] = _plots(out, confusion, names, weights, labels, title)
@@ -199,7 +227,8 @@ def main(argv: list[str] | None = None) -> None:
     except LearnerError as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
-    keys = ("protocol", "head", "top1", "top5", "mean_class_accuracy", "half_class_top1")
+    keys = ("protocol", "head", "top1", "top5", "mean_class_accuracy", "half_class_top1",
+            "mAP")
     print(json.dumps({k: report[k] for k in keys if k in report}))
 
 

@@ -1,6 +1,13 @@
-"""The training loss: symmetric InfoNCE over B × C video–class logits (METHODS §1e),
-Storyboard paper Eqs. (13)–(15), in which every same-class video in the batch is a
-positive."""
+"""The training losses over B × C video–class logits, behind a registry (`LOSSES`):
+
+- `infonce` (default): the symmetric InfoNCE of METHODS §1e, Storyboard paper Eqs.
+  (13)–(15), in which every same-class video in the batch is a positive; for multi-label
+  data every (video, labelled class) pair is a positive (`multi_positive_infonce`).
+- `bce`: per-class sigmoid binary cross-entropy, the usual Charades loss.
+
+Each takes (logits (B, C), targets (B, C) multi-hot, v2t_weight λ)."""
+
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -23,3 +30,33 @@ def symmetric_infonce(logits: torch.Tensor, labels: torch.Tensor,
     log_row = F.log_softmax(logits, dim=1)[:, labels]  # [b', b]: over classes, class of b
     v2t = -((same * log_row).sum(0) / k).mean()
     return t2v + v2t_weight * v2t
+
+
+def multi_positive_infonce(logits: torch.Tensor, targets: torch.Tensor,
+                           v2t_weight: float = 1.0) -> torch.Tensor:
+    """`symmetric_infonce` for multi-hot targets (B, C): the mean over every positive pair
+    (b, c) of -log softmax over batch videos of column c at b (T2V), plus λ times the
+    mean over the same pairs of -log softmax over classes of row b at c (V2T).
+
+    With one label per video this is exactly `symmetric_infonce` (grouping its per-video
+    terms by class gives the sum over positive pairs divided by B); with several, a
+    video's row softmax has several positives, each pulled up equally."""
+    targets = targets.to(logits.dtype)
+    pairs = targets.sum()
+    t2v = -(targets * F.log_softmax(logits, dim=0)).sum() / pairs
+    v2t = -(targets * F.log_softmax(logits, dim=1)).sum() / pairs
+    return t2v + v2t_weight * v2t
+
+
+def sigmoid_bce(logits: torch.Tensor, targets: torch.Tensor,
+                v2t_weight: float = 1.0) -> torch.Tensor:
+    """Per-class sigmoid BCE, averaged over B × C; `v2t_weight` is unused (no direction).
+    The logits are scaled cosines with no bias, so a class is predicted present when its
+    cosine is above 0."""
+    return F.binary_cross_entropy_with_logits(logits, targets.to(logits.dtype))
+
+
+LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]] = {
+    "infonce": multi_positive_infonce,
+    "bce": sigmoid_bce,
+}

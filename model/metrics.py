@@ -10,6 +10,14 @@ def topk_accuracy(scores: np.ndarray, labels: np.ndarray, k: int) -> float:
     return float((top == labels[:, None]).any(1).mean())
 
 
+def topk_hit_rate(scores: np.ndarray, targets: np.ndarray, k: int) -> float:
+    """Fraction of videos with at least one labelled class (multi-hot targets (V, C))
+    among the k highest scores; equals `topk_accuracy` for one label per video."""
+    k = min(k, scores.shape[1])
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    return float(np.take_along_axis(targets, top, axis=1).any(1).mean())
+
+
 def confusion_matrix(predicted: np.ndarray, labels: np.ndarray, num_classes: int) -> np.ndarray:
     """(C, C) counts, rows = true class, columns = predicted class."""
     out = np.zeros((num_classes, num_classes), dtype=np.int64)

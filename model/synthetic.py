@@ -186,6 +186,29 @@ def generate(out: str | Path, train_per_class: int = 24, val_per_class: int = 8,
     return lists
 
 
+def generate_multilabel(out: str | Path, train_clips: int = 60, val_clips: int = 30,
+                        seed: int = 0) -> dict[str, Path]:
+    """A multi-label variant (Charades-like): each clip shows one or two actions of
+    distinct classes one after the other (16 or 32 frames), listed as `path a,b`.
+    Returns {"train": list file, "val": list file}."""
+    out = Path(out)
+    lists = {}
+    for split_no, (split, count) in enumerate([("train", train_clips), ("val", val_clips)]):
+        items = []
+        for i in range(count):
+            rng = np.random.default_rng([seed, 7, split_no, i])
+            actions = [int(c) for c in rng.choice(len(CLASSES), int(rng.integers(1, 3)),
+                                                  replace=False)]
+            frames = np.concatenate([clip_frames(c, rng) for c in actions])
+            path = out / "videos" / f"{split}_{i:04d}.mp4"
+            write_video(frames, path)
+            items.append(VideoItem(str(path), actions[0], None,
+                                   tuple(actions) if len(actions) > 1 else ()))
+        lists[split] = out / f"{split}.txt"
+        write_list(items, lists[split], out)
+    return lists
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True)
@@ -195,9 +218,16 @@ def main(argv: list[str] | None = None) -> None:
                         help="unreadable files added to train.txt (truncated, garbage, empty, "
                              "missing) to exercise skipping")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--multilabel", action="store_true",
+                        help="clips of one or two actions, listed `path a,b` (clip counts: "
+                             "10 × --train-per-class and 10 × --val-per-class)")
     args = parser.parse_args(argv)
-    lists = generate(args.out, args.train_per_class, args.val_per_class, args.corrupt,
-                     args.seed)
+    if args.multilabel:
+        lists = generate_multilabel(args.out, len(CLASSES) * args.train_per_class,
+                                    len(CLASSES) * args.val_per_class, args.seed)
+    else:
+        lists = generate(args.out, args.train_per_class, args.val_per_class, args.corrupt,
+                         args.seed)
     for split, path in lists.items():
         print(f"{split}: {path}")
 

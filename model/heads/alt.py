@@ -55,16 +55,18 @@ def gumbel_straight_through(logits: torch.Tensor, tau: float = 1.0, hard: bool =
     y = softmax((logits + g) / τ),  g = -log(-log U);
     hard: onehot(argmax y) + (y - stopgrad(y)) — written so that the correction term is
     exactly 0.0 in float arithmetic (x - x), never 1 - y + y ≠ 1."""
+    # Sampled in float32 even under float16 autocast: there 1 - 1e-7 rounds to 1 and the
+    # clamp below could not keep log(-log U) finite.
     uniform = torch.rand(logits.shape, generator=generator, device=logits.device,
-                         dtype=logits.dtype)
+                         dtype=torch.float32)
     # Clamped away from 0 and 1: log(0) would make a sample ±inf.
-    tiny = torch.finfo(logits.dtype).tiny
-    gumbel = -torch.log(-torch.log(uniform.clamp(tiny, 1.0 - 1e-7)))
-    soft = torch.softmax((logits + gumbel) / tau, dim=-1)
+    gumbel = -torch.log(-torch.log(uniform.clamp(torch.finfo(torch.float32).tiny,
+                                                 1.0 - 1e-7)))
+    soft = torch.softmax((logits.float() + gumbel) / tau, dim=-1)
     if not hard:
-        return soft
-    onehot = F.one_hot(soft.argmax(-1), logits.shape[-1]).to(logits.dtype)
-    return onehot + (soft - soft.detach())
+        return soft.to(logits.dtype)
+    onehot = F.one_hot(soft.argmax(-1), logits.shape[-1]).float()
+    return (onehot + (soft - soft.detach())).to(logits.dtype)
 
 
 def argmax_onehot(logits: torch.Tensor) -> torch.Tensor:

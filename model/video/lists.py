@@ -4,6 +4,8 @@
 
     path label              a video file, e.g. `brush_hair/clip_0.avi 0`
     dir num_frames label    a folder of extracted frames img_00001.jpg … (1-based)
+    path l1,l2,…            multi-label (Charades): every class in the video, comma-
+                            separated without spaces (also `dir num_frames l1,l2,…`)
 
 Paths are relative to a root (the `--videos` folder) unless absolute. Blank lines and
 lines starting with `#` are ignored; anything else malformed is an error naming the
@@ -22,8 +24,13 @@ FRAME_GLOB = "img_[0-9][0-9][0-9][0-9][0-9].jpg"  # decode.FRAME_TEMPLATE's file
 @dataclass(frozen=True)
 class VideoItem:
     path: str  # as resolved against the root
-    label: int
+    label: int  # the first listed label: the class for single-label lists
     num_frames: int | None = None  # set for frame folders, None for video files
+    labels: tuple[int, ...] = ()  # every label of a multi-label line; () for one label
+
+    @property
+    def label_set(self) -> tuple[int, ...]:
+        return self.labels or (self.label,)
 
     @property
     def is_frame_dir(self) -> bool:
@@ -40,6 +47,16 @@ def _int(text: str, what: str, where: str) -> int:
     return value
 
 
+def _labels(text: str, where: str, num_classes: int | None) -> tuple[int, ...]:
+    labels = tuple(_int(t, "label", where) for t in text.split(","))
+    if len(set(labels)) != len(labels):
+        raise LearnerError(f"{where}: label repeated in {text!r}")
+    for label in labels:
+        if num_classes is not None and label >= num_classes:
+            raise LearnerError(f"{where}: label {label} out of range for {num_classes} classes")
+    return labels
+
+
 def read_list(list_file: str | Path, root: str | Path | None = None,
               num_classes: int | None = None) -> list[VideoItem]:
     list_file = Path(list_file)
@@ -52,20 +69,19 @@ def read_list(list_file: str | Path, root: str | Path | None = None,
         where = f"{list_file}:{number}"
         fields = line.split()
         if len(fields) == 2:
-            path, label, frames = fields[0], _int(fields[1], "label", where), None
+            path, labels, frames = fields[0], _labels(fields[1], where, num_classes), None
         elif len(fields) == 3:
             path = fields[0]
             frames = _int(fields[1], "num_frames", where)
-            label = _int(fields[2], "label", where)
+            labels = _labels(fields[2], where, num_classes)
             if frames == 0:
                 raise LearnerError(f"{where}: num_frames is 0")
         else:
             raise LearnerError(f"{where}: expected `path label` or `dir num_frames label`, "
                                f"got {len(fields)} fields: {line!r}")
-        if num_classes is not None and label >= num_classes:
-            raise LearnerError(f"{where}: label {label} out of range for {num_classes} classes")
         resolved = Path(path) if Path(path).is_absolute() else root / path
-        items.append(VideoItem(str(resolved), label, frames))
+        items.append(VideoItem(str(resolved), labels[0], frames,
+                               labels if len(labels) > 1 else ()))
     if not items:
         raise LearnerError(f"{list_file}: no videos listed")
     return items
@@ -101,8 +117,8 @@ def write_list(items: list[VideoItem], list_file: str | Path, root: str | Path) 
     lines = []
     for it in items:
         rel = Path(it.path).relative_to(root) if Path(it.path).is_relative_to(root) else it.path
-        lines.append(f"{rel} {it.num_frames} {it.label}" if it.is_frame_dir
-                     else f"{rel} {it.label}")
+        label = ",".join(map(str, it.label_set))
+        lines.append(f"{rel} {it.num_frames} {label}" if it.is_frame_dir else f"{rel} {label}")
     Path(list_file).write_text("\n".join(lines) + "\n")
 
 

@@ -69,6 +69,15 @@ def test_gumbel_straight_through_gradient_is_the_soft_samples():
     torch.testing.assert_close(grads[True], grads[False], rtol=0, atol=0)
 
 
+def test_gumbel_straight_through_in_float16_stays_finite_and_one_hot():
+    # Under CUDA autocast the similarities arrive in float16, where 1 - 1e-7 rounds to 1.
+    logits = torch.randn(64, 30, generator=torch.Generator().manual_seed(0)).half()
+    for seed in range(20):
+        z = gumbel_straight_through(logits, generator=torch.Generator().manual_seed(seed))
+        assert z.dtype == torch.float16
+        assert torch.equal(z, F.one_hot(z.argmax(-1), 30).half())
+
+
 def test_gumbel_choices_follow_the_softmax_of_the_similarities():
     # The Gumbel-max trick: argmax(A + g) is a sample from softmax(A), at any τ.
     logits = torch.tensor([1.0, 0.0, -1.0]).expand(20000, 3)

@@ -86,8 +86,9 @@ def test_frame_folders_and_class_folders_extract_like_the_video_files(
     ref_unit = ref / np.linalg.norm(ref, axis=-1, keepdims=True)
     same = (unit * ref_unit).sum(-1)
     reversed_frames = (unit * ref_unit[:, :, ::-1]).sum(-1)
-    assert same.min() > 0.98
-    assert same.mean() > reversed_frames.mean() + 0.01
+    # Random-weight features of different frames are already close (cos ≈ 0.99), so
+    # compare distances: JPEG loss must be far below the gap to the wrong frames.
+    assert (1 - same).max() < (1 - reversed_frames).mean() / 10
 
 
 @pytest.mark.slow

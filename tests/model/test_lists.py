@@ -3,7 +3,7 @@
 import pytest
 
 from model.errors import LearnerError
-from model.video.lists import read_class_folders, read_list
+from model.video.lists import read_class_folders, read_list, write_list
 
 
 def test_video_and_frame_folder_lines(tmp_path):
@@ -25,6 +25,10 @@ def test_video_and_frame_folder_lines(tmp_path):
     ("dir 0 1", "num_frames is 0"),
     ("a.avi 7", "label 7 out of range for 4 classes"),
     ("a b c d", "got 4 fields"),
+    ("a.avi 1,1", "label repeated in '1,1'"),
+    ("a.avi 1,", "label '' is not an integer"),
+    ("a.avi 1,9", "label 9 out of range for 4 classes"),
+    ("dir 5 2,-1", "label -1 is negative"),
 ])
 def test_bad_line_is_an_error_naming_file_and_line(tmp_path, line, message):
     path = tmp_path / "list.txt"
@@ -51,3 +55,11 @@ def test_class_folders_label_by_class_order(tmp_path):
     (tmp_path / "stray").mkdir()
     with pytest.raises(LearnerError, match="stray: folder name is not a class"):
         read_class_folders(tmp_path, ["b", "a"])
+
+
+def test_multi_label_lines_keep_every_label_and_round_trip(tmp_path):
+    (tmp_path / "l.txt").write_text("a.mp4 3,0\nb.mp4 2\nframes/c 40 1,2,3\n")
+    items = read_list(tmp_path / "l.txt", num_classes=4)
+    assert [(i.label, i.label_set) for i in items] == [(3, (3, 0)), (2, (2,)), (1, (1, 2, 3))]
+    write_list(items, tmp_path / "again.txt", tmp_path)
+    assert (tmp_path / "again.txt").read_text() == (tmp_path / "l.txt").read_text()

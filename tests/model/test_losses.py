@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from model.losses import symmetric_infonce
+from model.losses import LOSSES, multi_positive_infonce, symmetric_infonce
 
 
 def nll(values: list[float], index: int) -> float:
@@ -44,3 +44,35 @@ def test_order_of_the_batch_does_not_matter():
     perm = torch.tensor([3, 5, 0, 2, 4, 1])
     torch.testing.assert_close(symmetric_infonce(logits, labels),
                                symmetric_infonce(logits[perm], labels[perm]))
+
+
+def test_multi_positive_infonce_with_one_label_each_is_symmetric_infonce():
+    g = torch.Generator().manual_seed(2)
+    logits = torch.randn(8, 5, generator=g)
+    labels = torch.tensor([0, 3, 3, 1, 0, 4, 3, 2])
+    targets = F.one_hot(labels, 5)
+    for weight in (1.0, 0.3):
+        torch.testing.assert_close(multi_positive_infonce(logits, targets, weight),
+                                   symmetric_infonce(logits, labels, weight))
+
+
+def test_multi_positive_infonce_against_a_hand_computation():
+    logits = [[2.0, 0.5, -1.0], [1.0, 1.5, 0.0]]
+    targets = [[1, 1, 0], [0, 1, 0]]  # video 0 shows classes 0 and 1, video 1 class 1
+    column = [[logits[b][c] for b in range(2)] for c in range(3)]
+    pairs = [(0, 0), (0, 1), (1, 1)]
+    t2v = sum(nll(column[c], b) for b, c in pairs) / 3
+    v2t = sum(nll(logits[b], c) for b, c in pairs) / 3
+    got = multi_positive_infonce(torch.tensor(logits), torch.tensor(targets), 0.5)
+    assert float(got) == pytest.approx(t2v + 0.5 * v2t, abs=1e-6)
+
+
+def test_sigmoid_bce_is_the_mean_per_class_binary_cross_entropy():
+    logits = [[2.0, -1.0], [0.0, 3.0]]
+    targets = [[1, 0], [1, 1]]
+    expected = sum(-math.log(1 / (1 + math.exp(-z))) if y else -math.log(1 - 1 / (1 + math.exp(-z)))
+                   for row, trow in zip(logits, targets, strict=True)
+                   for z, y in zip(row, trow, strict=True)) / 4
+    assert float(LOSSES["bce"](torch.tensor(logits), torch.tensor(targets), 1.0)) == \
+        pytest.approx(expected, abs=1e-6)
+    assert LOSSES["infonce"] is multi_positive_infonce

@@ -12,6 +12,7 @@ from model.metrics import (
     non_uniformity_scores,
     per_class_accuracy,
     topk_accuracy,
+    topk_hit_rate,
 )
 
 
@@ -54,3 +55,12 @@ def test_few_shot_sampling_takes_k_per_class_with_a_seed():
     chosen = few_shot_indices(labels, 2, seed=0)
     assert np.bincount(labels[chosen]).tolist() == [2, 2, 1]
     assert chosen.tolist() == few_shot_indices(labels, 2, seed=0).tolist()
+
+
+def test_topk_hit_rate_counts_any_labelled_class_and_equals_top1_for_one_label():
+    scores = np.array([[0.9, 0.5, 0.1], [0.2, 0.3, 0.8], [0.6, 0.7, 0.1]])
+    targets = np.array([[0, 1, 1], [0, 0, 1], [1, 0, 1]])
+    assert topk_hit_rate(scores, targets, 1) == pytest.approx(1 / 3)
+    assert topk_hit_rate(scores, targets, 2) == pytest.approx(1.0)
+    labels = np.array([0, 2, 0])
+    assert topk_hit_rate(scores, np.eye(3)[labels], 1) == topk_accuracy(scores, labels, 1)

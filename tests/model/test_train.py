@@ -1,5 +1,6 @@
 """Training: exact resume after SIGKILL, torchrun on CPU, and the synthetic end to end."""
 
+import csv
 import json
 import os
 import signal
@@ -8,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -21,6 +23,16 @@ SMALL = ["head=temporal", "head_options={layers: 2, heads: 4}", "progress=false"
 def args(bundle_dir, features, out, *extra) -> list[str]:
     return ["model.train", f"bundle={bundle_dir}", f"train_features={features['train']}",
             f"out={out}", *SMALL, *extra]
+
+
+def scalars(out: Path, tag: str) -> list[tuple[int, float]]:
+    """(step, value) of a TensorBoard scalar, read back as TensorBoard reads it (after
+    purging the events a resume superseded)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(out / "tensorboard"))
+    events.Reload()
+    return [(e.step, e.value) for e in events.Scalars(tag)]
 
 
 def final_head(out: Path) -> dict:
@@ -60,6 +72,29 @@ def test_sigkill_mid_epoch_then_resume_gives_the_same_weights(bundle_dir, featur
     # The interrupted epoch's partial rows were dropped, so the log reads like one run.
     rows = (out / "steps.csv").read_text().splitlines()[1:]
     assert rows == (tmp_path / "straight" / "steps.csv").read_text().splitlines()[1:]
+    # So does TensorBoard: the killed epoch's events are purged, not shown twice.
+    for tag in ("train/loss", "train/lr", "train/epoch_loss"):
+        assert scalars(out, tag) == scalars(tmp_path / "straight", tag), tag
+
+
+def test_tensorboard_scalars_match_the_csv_logs(bundle_dir, features, tmp_path):
+    out = tmp_path / "run"
+    done = run_module(args(bundle_dir, features, out, "epochs=2", "batch_size=64",
+                           f"val_features={features['val']}"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    steps = list(csv.DictReader((out / "steps.csv").open()))
+    epochs = list(csv.DictReader((out / "metrics.csv").open()))
+    assert len(steps) == 2 * (320 // 64) and len(epochs) == 2
+    loss = scalars(out, "train/loss")
+    assert [s for s, _ in loss] == [int(r["step"]) for r in steps]
+    np.testing.assert_allclose([v for _, v in loss], [float(r["loss"]) for r in steps],
+                               rtol=1e-5)
+    np.testing.assert_allclose([v for _, v in scalars(out, "train/lr")],
+                               [float(r["lr"]) for r in steps], rtol=1e-5)
+    val = scalars(out, "val/top1")
+    assert [s for s, _ in val] == [int(r["step"]) for r in epochs]
+    np.testing.assert_allclose([v for _, v in val], [float(r["val_top1"]) for r in epochs],
+                               atol=1e-4)
 
 
 @pytest.mark.slow
