@@ -12,6 +12,7 @@ into a temporary folder. Runs on CPU everywhere; on a GPU it records the GPU mod
 
 import argparse
 import json
+import os
 import platform
 import tempfile
 import time
@@ -25,6 +26,16 @@ from model.features.cache import FeatureCache
 from model.features.extract import extract
 from model.synthetic import generate
 from model.train import train
+
+
+def cpu_name() -> str:
+    """The CPU model from /proc/cpuinfo (Linux); platform.processor() is often empty."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
 
 
 def stream_seconds(cache: FeatureCache, batch: int, frames: int, epochs: int) -> float:
@@ -45,7 +56,7 @@ def main() -> None:
     args = parser.parse_args()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     result = {"device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
-              "cpu": platform.processor() or platform.machine(),
+              "cpu": cpu_name(), "cpu_count": os.cpu_count(),
               "torch_threads": torch.get_num_threads()}
     with tempfile.TemporaryDirectory() as tmp:
         lists = generate(Path(tmp) / "clips", args.per_class, 0, corrupt=0)

@@ -48,8 +48,16 @@ def clip_gflops(head: torch.nn.Module, text: ClassTexts, frames: int, dim: int,
     x = torch.zeros(1, frames, dim)
     r = None if regions is None else torch.zeros(1, frames, regions, dim)
     counter = FlopCounterMode(display=False)
-    with torch.no_grad(), counter:
-        head(x, text, regions=r)
+    # In evaluation, nn.TransformerEncoderLayer and nn.MultiheadAttention take a fused
+    # "fast path" whose kernels the counter does not know (it reports 0 FLOPs for them);
+    # the regular path computes the same thing with countable operations.
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        with torch.no_grad(), counter:
+            head(x, text, regions=r)
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
     return counter.get_total_flops() / 1e9
 
 

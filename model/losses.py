@@ -32,13 +32,13 @@ def symmetric_infonce(logits: torch.Tensor, labels: torch.Tensor,
     return t2v + v2t_weight * v2t
 
 
-def multi_positive_infonce(logits: torch.Tensor, targets: torch.Tensor,
+def positive_pairs_infonce(logits: torch.Tensor, targets: torch.Tensor,
                            v2t_weight: float = 1.0) -> torch.Tensor:
     """`symmetric_infonce` for multi-hot targets (B, C): the mean over every positive pair
     (b, c) of -log softmax over batch videos of column c at b (T2V), plus λ times the
     mean over the same pairs of -log softmax over classes of row b at c (V2T).
 
-    With one label per video this is exactly `symmetric_infonce` (grouping its per-video
+    With one label per video this equals `symmetric_infonce` (grouping its per-video
     terms by class gives the sum over positive pairs divided by B); with several, a
     video's row softmax has several positives, each pulled up equally."""
     targets = targets.to(logits.dtype)
@@ -46,6 +46,16 @@ def multi_positive_infonce(logits: torch.Tensor, targets: torch.Tensor,
     t2v = -(targets * F.log_softmax(logits, dim=0)).sum() / pairs
     v2t = -(targets * F.log_softmax(logits, dim=1)).sum() / pairs
     return t2v + v2t_weight * v2t
+
+
+def multi_positive_infonce(logits: torch.Tensor, targets: torch.Tensor,
+                           v2t_weight: float = 1.0) -> torch.Tensor:
+    """The `infonce` loss: `positive_pairs_infonce`, computed through Eqs. 13–15 as
+    written when every video has one label (the same value; it keeps single-label runs
+    bitwise identical to those made before multi-label training existed)."""
+    if bool((targets.sum(1) == 1).all()):
+        return symmetric_infonce(logits, targets.argmax(1), v2t_weight)
+    return positive_pairs_infonce(logits, targets, v2t_weight)
 
 
 def sigmoid_bce(logits: torch.Tensor, targets: torch.Tensor,

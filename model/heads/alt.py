@@ -179,6 +179,9 @@ class AlignBeforeAdaptHead(ContrastiveHead):
 
     def forward(self, frames: torch.Tensor, text: ClassTexts,
                 regions: torch.Tensor | None = None) -> torch.Tensor:
+        if frames.dim() != 3 or frames.shape[-1] != self.entities.shape[-1]:
+            raise ValueError(f"frames {tuple(frames.shape)}: expected (B, L, "
+                             f"{self.entities.shape[-1]})")
         b, length, d = frames.shape
         if length > self.position.shape[0]:
             raise ValueError(f"{length} frames but position embeddings for "

@@ -25,6 +25,15 @@ def test_gflops_count_the_matrix_products_of_one_clip():
     assert parameter_count(head) == 32 * 32 + 32 + 1  # projection + log τ
 
 
+def test_gflops_include_the_transformer_layers_in_evaluation_mode():
+    # One encoder layer on L = 8 tokens: at least the q/k/v/out projections (4 D²) and the
+    # feed-forward layer (8 D²) per token, 2 FLOPs per multiply-add. (Evaluation mode
+    # takes PyTorch's fused fast path, which FlopCounterMode would count as 0.)
+    head = create_head("temporal", 32, layers=1, heads=4)
+    assert clip_gflops(head, random_text(), 8, 32) * 1e9 >= 2 * 8 * 12 * 32 * 32
+    assert torch.backends.mha.get_fastpath_enabled()  # restored afterwards
+
+
 def test_region_tokens_cost_flops_in_alt_only():
     from tests.model.test_alt import small_alt
 

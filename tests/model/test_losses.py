@@ -6,7 +6,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from model.losses import LOSSES, multi_positive_infonce, symmetric_infonce
+from model.losses import (
+    LOSSES,
+    multi_positive_infonce,
+    positive_pairs_infonce,
+    symmetric_infonce,
+)
 
 
 def nll(values: list[float], index: int) -> float:
@@ -46,14 +51,16 @@ def test_order_of_the_batch_does_not_matter():
                                symmetric_infonce(logits[perm], labels[perm]))
 
 
-def test_multi_positive_infonce_with_one_label_each_is_symmetric_infonce():
+def test_positive_pairs_infonce_with_one_label_each_is_symmetric_infonce():
     g = torch.Generator().manual_seed(2)
     logits = torch.randn(8, 5, generator=g)
     labels = torch.tensor([0, 3, 3, 1, 0, 4, 3, 2])
     targets = F.one_hot(labels, 5)
     for weight in (1.0, 0.3):
-        torch.testing.assert_close(multi_positive_infonce(logits, targets, weight),
+        torch.testing.assert_close(positive_pairs_infonce(logits, targets, weight),
                                    symmetric_infonce(logits, labels, weight))
+        assert torch.equal(multi_positive_infonce(logits, targets, weight),
+                           symmetric_infonce(logits, labels, weight))
 
 
 def test_multi_positive_infonce_against_a_hand_computation():

@@ -282,6 +282,9 @@ def test_extracted_regions_round_trip_and_match_the_encoder(bundle_dir, clip_lis
     assert stats["bytes_per_video"] == 1 * 4 * (1 + 6) * DIM * 4
     assert sorted(p.name for p in out.glob("*.npy"))[:2] == [
         "shard-00000.npy", "shard-00000.regions.npy"]
+    on_disk = sum(p.stat().st_size for p in out.glob("*.npy"))  # + one header per file
+    assert 10 * stats["bytes_per_video"] < on_disk < 10 * stats["bytes_per_video"] + 6 * 256
+    assert not list(out.glob("*tmp*")) and not list(out.glob("*kept*"))
     # The cached rows are the encoder's output for the decoded frames of the same videos.
     pre = visual.preprocess_cfg
     for v in (0, 9):
