@@ -4,7 +4,9 @@
 
 Per bundle: mean TPP and the per-class TPP distribution of each source kind, how often
 plain TPP would select each kind, how often the configured tiers did, and the share of
-embedded-LLM sets rejected as degenerate. Writes bench/results/curated_vs_llm.json.
+embedded-LLM sets rejected as degenerate, and side-by-side examples (the selected
+curated set next to the embedded model's best-scoring valid set) for a few classes drawn
+with a fixed seed. Writes bench/results/curated_vs_llm.json.
 """
 
 import json
@@ -14,6 +16,28 @@ from pathlib import Path
 import duckdb
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def side_by_side(bundle: Path, n: int, seed: int = 0) -> list[dict]:
+    """For n classes (seeded draw): each source kind's best valid set, with its TPP."""
+    rows = duckdb.sql(f"""
+        select c.name as class, s.class_id, s.candidate_id, s.source_kind as kind,
+               s.source, s.tpp, s.position, s.text
+        from '{bundle}/subtexts.parquet' s join '{bundle}/classes.parquet' c using (class_id)
+        where s.tpp is not null and s.rejected_reason is null""").df()
+    both = rows.groupby("class_id").kind.nunique()
+    chosen = both[both > 1].sample(min(n, int((both > 1).sum())), random_state=seed).index
+    out = []
+    for class_id in sorted(chosen):
+        cls = rows[rows.class_id == class_id]
+        entry: dict = {"class": cls["class"].iloc[0]}
+        for kind, group in cls.groupby("kind"):
+            best = group[group.tpp == group.tpp.max()].sort_values("position")
+            best = best[best.candidate_id == best.candidate_id.iloc[0]]
+            entry[kind] = {"source": best.source.iloc[0], "tpp": round(float(best.tpp.iloc[0]), 3),
+                           "subtexts": best.text.tolist()}
+        out.append(entry)
+    return out
 
 
 def compare(bundle: Path) -> dict:
@@ -47,16 +71,22 @@ def compare(bundle: Path) -> dict:
     tpp = manifest["tpp"]
     return {
         "bundle": str(bundle), "dataset": manifest["dataset"]["name"],
-        "classes": manifest["counts"]["classes"], "tpp_encoder": tpp["encoder"],
+        "classes": manifest["counts"]["classes"],
+        "classes_in_dataset": manifest["dataset"]["n_classes_in_list"],
+        "tpp_encoder": tpp["encoder"],
         "by_source_kind": by_kind,
         "selected_share_plain_tpp": share(tpp["selected_by_source_plain_tpp"]),
         "selected_share_with_tiers": share(tpp["selected_by_source"]),
+        "examples": side_by_side(bundle, n=3),
     }
 
 
 def main() -> None:
-    results = [compare(Path(b)) for b in sys.argv[1:]]
     out = REPO / "bench/results/curated_vs_llm.json"
+    # One entry per dataset: a run on some bundles keeps the other datasets' results.
+    kept = {r["dataset"]: r for r in json.loads(out.read_text())} if out.is_file() else {}
+    kept.update((r["dataset"], r) for r in (compare(Path(b)) for b in sys.argv[1:]))
+    results = list(kept.values())
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
