@@ -104,8 +104,9 @@ def report(bundle_dir: str, features: str, out: str, checkpoints: dict[str, str]
     chosen = [int(np.flatnonzero(labels == c)[0]) for c in np.unique(labels)][:videos]
     clips = view_clips(cache.get(chosen)[:, :1], length, 1)[:, 0]
     all_regions = region_views(cache, length, 1, crops=1)
-    unit_texts = [i.text for i in bundle.units.items]
-    entity_texts = [i.text for i in bundle.entities.items]
+    # Names, not the embedded texts: an entity's text carries its whole description.
+    unit_texts = [i.item_id.replace("_", " ") for i in bundle.units.items]
+    entity_texts = [i.item_id.replace("_", " ") for i in bundle.entities.items]
 
     lines = [f"# Interpretability report: {bundle.manifest['dataset']['name']}", "",
              f"Heads: {', '.join(f'{n} (`{p}`)' for n, p in checkpoints.items())}.",
