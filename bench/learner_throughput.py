@@ -79,7 +79,9 @@ def main() -> None:
             args.batch_size, len(cache))
         result["stream_clips_per_s"] = clips / stream
         result["heads"] = {}
-        for head in ("mean", "temporal", "storyboard"):
+        # asu and alt run on frame features alone here (each frame its own region, K = 1);
+        # region-token extraction is measured in bench/region_bench.py.
+        for head in ("mean", "temporal", "storyboard", "asu", "alt"):
             cfg = TrainConfig(bundle=args.bundle, train_features=str(Path(tmp) / "cache"),
                               out=str(Path(tmp) / f"run-{head}"), head=head,
                               epochs=args.epochs, batch_size=args.batch_size, progress=False)

@@ -20,12 +20,18 @@ from model.video.sampling import segment_indices, train_offsets, view_offsets
 
 def multi_hot_labels(cache: FeatureCache, num_classes: int) -> np.ndarray:
     """(V, C) float32 multi-hot targets of the cached videos, every label of each video's
-    list line (the cache's index keeps one label per video: the first).
+    list line, as the cache's index stores them (`labels`).
 
-    They come from the list file the cache was extracted from (`meta.list_file`, checked
-    against `meta.list_sha256`). Relative paths were resolved against a root the meta
-    does not record (`--videos`, or the list's folder), so the root is recovered as the
-    one that maps every list line onto a cached or failed video."""
+    Caches extracted before the index stored them keep one label per video (the first),
+    so the sets come from the list file the cache was extracted from (`meta.list_file`,
+    checked against `meta.list_sha256`). Relative paths were resolved against a root the
+    meta does not record (`--videos`, or the list's folder), so the root is recovered as
+    the one that maps every list line onto a cached or failed video."""
+    if cache.label_sets is not None:
+        targets = np.zeros((len(cache), num_classes), dtype=np.float32)
+        for row, labels in enumerate(cache.label_sets):
+            targets[row, list(labels)] = 1
+        return targets
     list_file = Path(cache.meta["list_file"])
     if not list_file.is_file() or file_sha256(list_file) != cache.meta["list_sha256"]:
         raise LearnerError(f"{cache.root}: multi-label targets are read from the list file "

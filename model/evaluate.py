@@ -3,6 +3,14 @@ and half-class), the §1h analyses, and a report with plots.
 
     python -m model.evaluate --checkpoint RUN/checkpoints/epoch-0010.pt --bundle B \
         --features VAL_CACHE --out REPORT_DIR [--temporal-views 2] [--analysis]
+    python -m model.evaluate --checkpoint FINETUNE_RUN/checkpoints/epoch-0010.pt --bundle B \
+        --list val.txt [--videos ROOT] [--frames 16 --crops 3] --out REPORT_DIR
+
+Scores always come from a feature cache whose `weights_sha256` is the checkpoint's visual
+encoder's: the bundle's frozen CLIP, or the tower a `mode: finetune` run fine-tuned. With
+`--list`, the videos are first encoded with that encoder (model.features.extract with the
+encoder injected) into REPORT_DIR/features, so both modes share the test views
+(`--frames` decoded centres × `--crops`, then `--temporal-views`) and the report code.
 
 Protocols (METHODS §4; docs/learner.md):
 - supervised: the bundle is the training bundle; scores are the softmax averaged over
@@ -14,16 +22,20 @@ Protocols (METHODS §4; docs/learner.md):
 import argparse
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from model.bundle import load_bundle
+from model.bundle import Bundle, load_bundle
+from model.clip import state_dict_sha256
 from model.config import TrainConfig
 from model.data import multi_hot_labels, view_clips
 from model.errors import LearnerError
 from model.features.cache import FeatureCache
+from model.features.extract import extract
+from model.finetune import checkpoint_visual
 from model.heads.text import ClassTexts
 from model.metrics import (
     ambiguity_scores,
@@ -106,21 +118,59 @@ def _plots(out: Path, confusion: np.ndarray, names: list[str], weights: dict | N
     return files
 
 
-def evaluate(checkpoint: str, bundle_dir: str, features: str, out: str,
+@dataclass(frozen=True)
+class TestVideos:
+    """Videos to encode at evaluation time with the checkpoint's own visual encoder, as
+    model.features.extract does (`frames` TSN centres × `crops` spatial crops)."""
+
+    list_file: str
+    videos: str | None = None  # root of the list's relative paths (default: its folder)
+    frames: int = 16
+    crops: int = 1
+    workers: int = 1
+    device: str = "cpu"
+
+
+def visual_weights_sha256(state: dict) -> str:
+    """The `weights_sha256` a feature cache must record to hold this checkpoint's frame
+    features: its fine-tuned visual tower's (mode finetune), else the frozen CLIP's."""
+    if "visual" in state:
+        return state_dict_sha256(state["visual"])
+    return state["encoder"]["weights_sha256"]
+
+
+def encode_test_videos(state: dict, bundle: Bundle, test: TestVideos, out: Path) -> Path:
+    """Extract `test` into `out`/features with the checkpoint's visual encoder; like any
+    cache, a rerun resumes and one made with other weights is refused."""
+    visual = checkpoint_visual(bundle, state) if "visual" in state else None
+    cache = out / "features"
+    extract(str(bundle.root), test.list_file, str(cache), test.videos, frames=test.frames,
+            crops=test.crops, workers=test.workers, device=test.device, progress=False,
+            encoder=bundle.encoder["id"], visual=visual)
+    return cache
+
+
+def evaluate(checkpoint: str, bundle_dir: str, features: str | TestVideos, out: str,
              temporal_views: int = 1, analysis: bool = False) -> dict:
+    """`features`: a feature cache, or videos to encode first (`TestVideos`)."""
     state = load_checkpoint(Path(checkpoint))
     cfg = TrainConfig.model_validate(state["config"])
-    if cfg.mode != "features":
-        # Cached features come from the frozen encoder, not the checkpoint's fine-tuned one.
-        raise LearnerError(f"{checkpoint}: a `mode: {cfg.mode}` checkpoint; evaluation "
-                           f"reads frozen-encoder features and supports `mode: features` only")
     bundle = load_bundle(bundle_dir, cfg.encoder)
     if bundle.encoder["weights_sha256"] != state["encoder"]["weights_sha256"]:
         raise LearnerError(f"{bundle_dir}: its text encoder weights differ from the ones "
                            f"{checkpoint} was trained with")
+    test_list = None
+    if isinstance(features, TestVideos):
+        test_list = features.list_file
+        features = str(encode_test_videos(state, bundle, features, Path(out)))
     cache = FeatureCache.open(features)
-    if cache.meta["weights_sha256"] != bundle.encoder["weights_sha256"]:
-        raise LearnerError(f"{features}: extracted with other encoder weights than {bundle_dir}")
+    expected = visual_weights_sha256(state)
+    if cache.meta["weights_sha256"] != expected:
+        hint = ("; pass the videos with --list to encode them with its fine-tuned encoder"
+                if "visual" in state else "")
+        raise LearnerError(f"{features}: made by visual weights "
+                           f"{cache.meta['weights_sha256'][:16]}…, not by {checkpoint}'s "
+                           f"({expected[:16]}…){hint}")
     zero_shot = bundle.class_names != state["classes"]
     text = ClassTexts.from_bundle(bundle, cfg.drop_sot)
     head = build_head(cfg, bundle.dim, bundle)
@@ -136,8 +186,11 @@ def evaluate(checkpoint: str, bundle_dir: str, features: str, out: str,
     report = {
         "protocol": "zero-shot" if zero_shot else "supervised",
         "checkpoint": str(checkpoint), "bundle": str(bundle_dir), "features": str(features),
-        "head": cfg.head, "epoch": state["epoch"],
+        "list": test_list, "mode": cfg.mode, "head": cfg.head, "epoch": state["epoch"],
         "encoder": {k: bundle.encoder.get(k) for k in ("id", "model", "weights", "seed")},
+        # What encoded the frames: the bundle's CLIP, or the checkpoint's fine-tuned tower.
+        "visual_encoder": {k: cache.meta[k] for k in ("weights", "weights_sha256",
+                                                      "fine_tuned_from") if k in cache.meta},
         "views": {"temporal": temporal_views, "spatial": int(cache.meta["crops"])},
         "classes": names, "videos": len(cache), "skipped_videos": cache.failed,
         "top1": topk_accuracy(scores, labels, 1), "top5": topk_accuracy(scores, labels, 5),
@@ -216,13 +269,29 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--checkpoint", required=True)
     parser.add_argument("--bundle", required=True, help="training bundle (supervised) or "
                                                         "another dataset's (zero-shot)")
-    parser.add_argument("--features", required=True, help="feature cache of the test list")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--features", help="feature cache of the test list, extracted with "
+                                            "the checkpoint's visual encoder")
+    source.add_argument("--list", help="test list file: encode its videos with the "
+                                       "checkpoint's visual encoder (fine-tuned for mode "
+                                       "finetune) into OUT/features first")
+    parser.add_argument("--videos", help="--list: root of its relative paths "
+                                         "(default: the list file's folder)")
+    parser.add_argument("--frames", type=int, default=16,
+                        help="--list: frames decoded per video (TSN centres), as extract's "
+                             "--frames; the temporal views sample the head's L among them")
+    parser.add_argument("--crops", type=int, default=1, help="--list: spatial crops (1 or 3)")
+    parser.add_argument("--workers", type=int, default=1, help="--list: decoding processes")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                        help="--list: where the visual encoder runs")
     parser.add_argument("--out", required=True)
     parser.add_argument("--temporal-views", type=int, default=1)
     parser.add_argument("--analysis", action="store_true", help="METHODS §1h scores")
     args = parser.parse_args(argv)
+    source = args.features or TestVideos(args.list, args.videos, args.frames, args.crops,
+                                         args.workers, args.device)
     try:
-        report = evaluate(args.checkpoint, args.bundle, args.features, args.out,
+        report = evaluate(args.checkpoint, args.bundle, source, args.out,
                           args.temporal_views, args.analysis)
     except LearnerError as err:
         print(f"error: {err}", file=sys.stderr)

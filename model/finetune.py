@@ -3,13 +3,15 @@ decoded from a list file at every step (METHODS §1f: text encoder frozen, visua
 fine-tuned). The text side stays the bundle's embeddings.
 
 `DecodedClips` stands where the feature cache stands in features mode (same `labels`,
-`paths`, `failed`, `meta` for multi-label targets), and yields pixel batches instead of
-cached features. Every random choice (TSN offsets, spatial crop) comes from a generator
-seeded by (seed, epoch, video), as in `model.data`, so runs resume exactly and do not
-depend on the number of ranks or decoding workers.
+`label_sets`, `paths`, `failed`), and yields pixel batches instead of cached features.
+Every random choice (TSN offsets, spatial crop) comes from a generator seeded by (seed,
+epoch, video), as in `model.data`, so runs resume exactly and do not depend on the number
+of ranks or decoding workers.
+
+A checkpoint's fine-tuned tower (`checkpoint_visual`) is evaluated by encoding the test
+videos with it into a feature cache (model.evaluate `--list`), then as in features mode.
 """
 
-import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,6 +44,15 @@ def load_visual(bundle: Bundle, checkpoint: str | None = None) -> nn.Module:
     """The bundle's CLIP visual tower (weights hash checked against the manifest); the
     text tower is dropped: its embeddings are in the bundle."""
     return clip_for_encoder_entry(bundle.encoder, checkpoint).visual
+
+
+def checkpoint_visual(bundle: Bundle, state: dict) -> nn.Module:
+    """The fine-tuned visual tower of a `mode: finetune` checkpoint, in eval mode: built as
+    training built it (`load_visual`, so architecture details a pretrained tag implies,
+    such as QuickGELU, match), then given the checkpoint's weights."""
+    visual = load_visual(bundle)
+    visual.load_state_dict(state["visual"])
+    return visual.eval()
 
 
 class _Probe(Dataset):
@@ -87,9 +98,6 @@ class DecodedClips:
         self.frames, self.seed, self.workers = frames, seed, workers
         self.image_size, self.mean, self.std = image_size, mean, std
         self.root = Path(list_file).parent
-        self.meta = {"list_file": str(list_file),
-                     "list_sha256": hashlib.sha256(Path(list_file).read_bytes()).hexdigest(),
-                     "weights_sha256": bundle.encoder["weights_sha256"]}
         # One decoding pass up front: batches must have a fixed size on every rank, so an
         # unreadable video is dropped before training (and reported), never mid-epoch.
         errors = list(DataLoader(_Probe(items), batch_size=None, num_workers=workers))
@@ -98,6 +106,7 @@ class DecodedClips:
                        for it, e in zip(items, errors, strict=True) if e is not None]
         self.paths = [it.path for it in self.items]
         self.labels = np.array([it.label for it in self.items], dtype=np.int64)
+        self.label_sets = [it.label_set for it in self.items]
 
     def __len__(self) -> int:
         return len(self.items)

@@ -5,9 +5,11 @@
 
 One Markdown file (OUT/report.md) with, for the first evaluation video of each class
 (up to --videos): every head's prediction; the semantic units ASU selected for each
-frame with their selection weights; the entity ALT aligned to each region (a table: the
-feature cache records no region geometry, so nothing can be drawn over the frame); and
-Storyboard's coarse and fine frame weights for the true class (PNG per video).
+frame with their selection weights; the entity ALT aligned to each region (a table, and,
+when the cache records region geometry, a PNG of the clip's frames with every region's
+patches coloured by its entity and labelled — the frames are decoded again from the
+cached video paths); and Storyboard's coarse and fine frame weights for the true class
+(PNG per video).
 Views are the centre clip of the first cached crop, as model.train's quick accuracy.
 """
 
@@ -22,11 +24,15 @@ import torch
 
 from model.bundle import load_bundle
 from model.config import TrainConfig
-from model.data import view_clips
+from model.data import view_clips, view_regions
 from model.errors import LearnerError
 from model.features.cache import FeatureCache
+from model.features.regions import NO_REGION
 from model.heads.text import ClassTexts
 from model.train import build_head, load_checkpoint, region_views
+from model.video.decode import UnreadableVideo, crop_boxes, read_frames
+from model.video.lists import FRAME_GLOB, VideoItem
+from model.video.sampling import segment_indices, view_offsets
 
 
 def load_head(checkpoint: str, bundle_dir: str) -> tuple[torch.nn.Module, TrainConfig]:
@@ -64,6 +70,75 @@ def entities_table(head, frames: torch.Tensor, regions: torch.Tensor | None,
     return lines
 
 
+def clip_frames(cache: FeatureCache, video: int, length: int) -> np.ndarray:
+    """uint8 (L, side, side, 3): the frames of the report's view (centre clip, first crop)
+    as the encoder saw them before resizing, decoded again from the cached video path.
+    Raises UnreadableVideo when the video is gone or unreadable."""
+    path = cache.paths[video]
+    # The index keeps no frame count for frame folders; the folder itself has it.
+    count = len(list(Path(path).glob(FRAME_GLOB))) if Path(path).is_dir() else None
+    cached = read_frames(VideoItem(path, int(cache.labels[video]), count), cache.frames)
+    frames = cached[segment_indices(cache.frames, length, view_offsets(length, 1)[0])]
+    top, left, side = crop_boxes(frames.shape[1], frames.shape[2],
+                                 int(cache.meta.get("crops", 1)))[0]
+    return frames[:, top:top + side, left:left + side]
+
+
+def region_overlay_figure(images: np.ndarray, geometry: np.ndarray, assigned: np.ndarray,
+                          entity_names: list[str], columns: int = 4, alpha: float = 0.45):
+    """ALT's alignment drawn over the frames: images uint8 (L, H, W, 3), geometry (L, gh,
+    gw) region index of every patch (NO_REGION: none), assigned (L, K) entity of every
+    region. Each region's patches are tinted by its entity's colour (one colour per entity
+    of the clip, tab20, repeating past 20), outlined, and labelled with the entity's name
+    at the region's centroid: one label per region present in the frame. `columns` panels
+    per row; `alpha` the tint's opacity. -> matplotlib Figure (caller saves/closes)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import LineCollection
+    from matplotlib.patches import Patch
+
+    length, gh, gw = geometry.shape
+    order = list(dict.fromkeys(int(e) for e in assigned.flatten()))  # first appearance
+    palette = plt.get_cmap("tab20")
+    colour = {e: palette(i % 20) for i, e in enumerate(order)}
+    columns = min(columns, length)
+    rows = (length + columns - 1) // columns
+    fig, axes = plt.subplots(rows, columns, figsize=(2.2 * columns, 2.2 * rows + 0.6),
+                             squeeze=False)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for lnum in range(length):
+        ax = axes.flat[lnum]
+        where = geometry[lnum].astype(np.int64)
+        # Patch coordinates: patch (i, j) covers [j, j + 1] × [i, i + 1].
+        ax.imshow(images[lnum], extent=(0, gw, gh, 0))
+        tint = np.zeros((gh, gw, 4))
+        for k in np.unique(where[where != NO_REGION]):
+            tint[where == k] = (*colour[int(assigned[lnum, k])][:3], alpha)
+        ax.imshow(tint, extent=(0, gw, gh, 0))
+        # Outline: a segment wherever neighbouring patches lie in different regions.
+        edges = [[(j + 1, i), (j + 1, i + 1)] for i in range(gh) for j in range(gw - 1)
+                 if where[i, j] != where[i, j + 1]]
+        edges += [[(j, i + 1), (j + 1, i + 1)] for i in range(gh - 1) for j in range(gw)
+                  if where[i, j] != where[i + 1, j]]
+        ax.add_collection(LineCollection(edges, colors="white", linewidths=0.6))
+        for k in np.unique(where[where != NO_REGION]):
+            i, j = np.nonzero(where == k)
+            ax.text(j.mean() + 0.5, i.mean() + 0.5, entity_names[int(assigned[lnum, k])],
+                    fontsize=4.5, ha="center", va="center", color="black",
+                    bbox={"boxstyle": "round,pad=0.1", "fc": "white", "alpha": 0.6,
+                          "lw": 0})
+        ax.set_xlim(0, gw)
+        ax.set_ylim(gh, 0)
+        ax.set_title(f"frame {lnum}", fontsize=7)
+    fig.legend(handles=[Patch(color=colour[e], label=entity_names[e]) for e in order],
+               loc="lower center", ncol=min(len(order), 4), fontsize=6, frameon=False)
+    fig.tight_layout(rect=(0, 0.12 if rows == 1 else 0.06, 1, 1))
+    return fig
+
+
 def frame_weight_plot(head, frames: torch.Tensor, text: ClassTexts, label: int, name: str,
                       path: Path) -> None:
     import matplotlib
@@ -86,6 +161,23 @@ def frame_weight_plot(head, frames: torch.Tensor, text: ClassTexts, label: int, 
     plt.close(fig)
 
 
+def alt_overlay(head, frames: torch.Tensor, regions: torch.Tensor, geometry: np.ndarray,
+                cache: FeatureCache, video: int, entity_texts: list[str], out_dir: Path,
+                name: str) -> str:
+    """Draw ALT's alignment for one clip into images/`name`; the Markdown line."""
+    import matplotlib.pyplot as plt
+
+    try:
+        images = clip_frames(cache, video, frames.shape[1])
+    except UnreadableVideo as err:
+        return f"(not drawn: {cache.paths[video]} cannot be decoded again: {err})"
+    assigned = head.assignments(frames, regions)[0].numpy()  # (L, K)
+    fig = region_overlay_figure(images, geometry, assigned, entity_texts)
+    fig.savefig(out_dir / "images" / name, dpi=130)
+    plt.close(fig)
+    return f"![ALT entity per region](images/{name})"
+
+
 def report(bundle_dir: str, features: str, out: str, checkpoints: dict[str, str],
            videos: int = 10) -> Path:
     out_dir = Path(out)
@@ -104,6 +196,9 @@ def report(bundle_dir: str, features: str, out: str, checkpoints: dict[str, str]
     chosen = [int(np.flatnonzero(labels == c)[0]) for c in np.unique(labels)][:videos]
     clips = view_clips(cache.get(chosen)[:, :1], length, 1)[:, 0]
     all_regions = region_views(cache, length, 1, crops=1)
+    geometry = cache.get_region_geometry(chosen)
+    if geometry is not None:  # the same view as the region tokens: (V, L, gh, gw)
+        geometry = view_regions(geometry[:, :1], length, 1)[:, 0]
     # Names, not the embedded texts: an entity's text carries its whole description.
     unit_texts = [i.item_id.replace("_", " ") for i in bundle.units.items]
     entity_texts = [i.item_id.replace("_", " ") for i in bundle.entities.items]
@@ -115,7 +210,12 @@ def report(bundle_dir: str, features: str, out: str, checkpoints: dict[str, str]
              "Region tokens: " + ("from the cache." if all_regions is not None else
                                   "none in the cache; ALT aligns one entity per frame "
                                   "(the frame is its single region), ASU selects from the "
-                                  "frame token alone."), ""]
+                                  "frame token alone."),
+             "Region geometry: " + (
+                 "from the cache; ALT's entity per region is drawn over the frames, which "
+                 "are decoded again from the cached video paths." if geometry is not None
+                 else "none in the cache (no region tokens, or extracted before region "
+                      "maps were recorded), so ALT's alignment is a table only."), ""]
     if bundle.random_weights:
         lines += ["Random CLIP weights: unit and entity names below are what the head "
                   "chose by random embeddings; they carry no visual meaning.", ""]
@@ -136,6 +236,10 @@ def report(bundle_dir: str, features: str, out: str, checkpoints: dict[str, str]
         if "alt" in heads:
             lines += ["**ALT entity aligned to each region**", "",
                       *entities_table(heads["alt"][0], frames, regions, entity_texts), ""]
+            if geometry is not None:
+                lines += [alt_overlay(heads["alt"][0], frames, regions, geometry[n], cache,
+                                      video, entity_texts, out_dir, f"alt-regions-{n:03d}.png"),
+                          ""]
         if "storyboard" in heads:
             image = f"images/storyboard-{n:03d}.png"
             frame_weight_plot(heads["storyboard"][0], frames, text, label, names[label],

@@ -76,7 +76,7 @@ def region_batch(cache: FeatureCache, videos: np.ndarray, frames: int, seed: int
 class TrainInputs:
     """What a training mode feeds the loop (`INPUTS[cfg.mode]`)."""
 
-    videos: Any  # FeatureCache or model.finetune.DecodedClips: labels, paths, failed, meta
+    videos: Any  # FeatureCache or model.finetune.DecodedClips: labels, label_sets, paths, failed
     # (groups of video indices, epoch) -> per group (model input, region tokens or None)
     batches: Callable[[list[np.ndarray], int], Iterator[tuple[torch.Tensor, Any]]]
     encoders: dict[str, torch.nn.Module] = field(default_factory=dict)  # trained with the head

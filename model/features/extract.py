@@ -7,7 +7,8 @@
 
 With `--regions`, every shard also gets `shard-NNNNN.regions.npy` (n, S, T, K, D): K region
 tokens per frame in the joint space (model/features/regions.py, docs/regions.md), and the
-frame features are the CLS of that same forward pass.
+frame features are the CLS of that same forward pass; `shard-NNNNN.regions_geometry.npy`
+(n, S, T, grid_h, grid_w) uint16 records which region every patch belongs to.
 
 Decoding (PyAV, in DataLoader worker processes) overlaps with encoding in the main
 process. Unreadable videos are recorded in their shard's index and skipped.
@@ -26,10 +27,16 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from model.bundle import load_bundle
-from model.clip import clip_for_encoder_entry
+from model.clip import clip_for_encoder_entry, state_dict_sha256
 from model.errors import LearnerError
 from model.features.cache import atomic_write_bytes, shard_done, shard_stem, write_shard
-from model.features.regions import RegionConfig, encode_regions, region_config, region_count
+from model.features.regions import (
+    RegionConfig,
+    encode_regions_with_geometry,
+    patch_grid,
+    region_config,
+    region_count,
+)
 from model.video.decode import UnreadableVideo, clip_preprocess, read_frames
 from model.video.lists import VideoItem, read_list
 
@@ -57,9 +64,11 @@ def _first(batch):
     return batch[0]
 
 
-def cache_bytes_per_video(crops: int, frames: int, dim: int, tokens: int, dtype: str) -> int:
-    """Bytes one video takes in the cache: (1 CLS + `tokens` regions) per frame and crop."""
-    return crops * frames * (1 + tokens) * dim * np.dtype(dtype).itemsize
+def cache_bytes_per_video(crops: int, frames: int, dim: int, tokens: int, dtype: str,
+                          patches: int = 0) -> int:
+    """Bytes one video takes in the cache: (1 CLS + `tokens` regions) per frame and crop,
+    plus a uint16 region map of `patches` patches per frame and crop (with regions)."""
+    return crops * frames * ((1 + tokens) * dim * np.dtype(dtype).itemsize + 2 * patches)
 
 
 def _open_regions(path: Path, shape: tuple[int, ...], dtype: str) -> np.ndarray:
@@ -92,10 +101,18 @@ def extract(bundle_dir: str, list_file: str, out: str, videos: str | None = None
             frames: int = 16, crops: int = 1, shard_size: int = 256, batch_frames: int = 256,
             workers: int = 1, checkpoint: str | None = None, device: str = "cpu",
             dtype: str = "float32", progress: bool = True,
-            regions: RegionConfig | None = None) -> dict:
+            regions: RegionConfig | None = None, encoder: str | None = None,
+            visual: torch.nn.Module | None = None) -> dict:
     """Fill the cache at `out`; returns timing stats (decode s, encode s, wall s) and the
-    cache's bytes per video. `regions` adds region tokens (model/features/regions.py)."""
-    bundle = load_bundle(bundle_dir)
+    cache's bytes per video. `regions` adds region tokens (model/features/regions.py).
+
+    `encoder` picks the bundle's encoder entry (default: its first open_clip one).
+    `visual` replaces that entry's frozen visual tower with another of the same
+    architecture, e.g. a `mode: finetune` checkpoint's (model.evaluate): the cache then
+    records the hash of the weights that really made the features, the visual tower's
+    state_dict, as `weights_sha256`, and the bundle's as `fine_tuned_from`, so no
+    frozen-encoder consumer (training in features mode) mistakes it for the bundle's."""
+    bundle = load_bundle(bundle_dir, encoder)
     items = read_list(list_file, videos, num_classes=len(bundle.classes))
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
@@ -114,18 +131,26 @@ def extract(bundle_dir: str, list_file: str, out: str, videos: str | None = None
         "n_shards": (len(items) + shard_size - 1) // shard_size,
         "dtype": dtype,
     }
-    model = clip_for_encoder_entry(bundle.encoder, checkpoint).to(device)
-    visual = model.visual
-    tokens = 0
+    if visual is None:
+        visual = clip_for_encoder_entry(bundle.encoder, checkpoint).visual
+    else:
+        meta |= {"weights": "fine-tuned",
+                 "weights_sha256": state_dict_sha256(visual.state_dict()),
+                 "fine_tuned_from": bundle.encoder["weights_sha256"]}
+    visual = visual.to(device).eval()
+    tokens = patches = 0
     if regions is not None:
         tokens = region_count(visual, regions)
+        patches = patch_grid(visual) ** 2
         # Only when set, so caches made before region features still resume.
         meta["regions"] = regions.regions_meta(tokens)
         meta["regions_options"] = regions.options()
-    per_video = cache_bytes_per_video(crops, frames, bundle.dim, tokens, dtype)
+    per_video = cache_bytes_per_video(crops, frames, bundle.dim, tokens, dtype, patches)
     if progress:
         print(f"cache: {crops} crop(s) x {frames} frames x (1 CLS + {tokens} regions) x "
-              f"{bundle.dim} x {dtype} = {per_video / 1e6:.3f} MB per video, "
+              f"{bundle.dim} x {dtype}"
+              + (f" + {patches}-patch region maps" if patches else "")
+              + f" = {per_video / 1e6:.3f} MB per video, "
               f"{per_video * len(items) / 1e9:.3f} GB for {len(items)} videos", flush=True)
     meta_path = root / "meta.json"
     if meta_path.is_file():
@@ -155,8 +180,12 @@ def extract(bundle_dir: str, list_file: str, out: str, videos: str | None = None
         regions_tmp = root / f"{shard_stem(shard)}.regions.tmp-{os.getpid()}.npy"
         region_feats = None if regions is None else _open_regions(
             regions_tmp, (len(chunk), crops, frames, tokens, bundle.dim), dtype)
+        # In memory: 2 bytes a patch (256 ViT-B/16 videos x 16 frames: 1.6 MB).
+        geometry = None if regions is None else np.zeros(
+            (len(chunk), crops, frames, *visual.grid_size), dtype=np.uint16)
 
-        def encode(pending=pending, feats=feats, ok=ok, region_feats=region_feats):
+        def encode(pending=pending, feats=feats, ok=ok, region_feats=region_feats,
+                   geometry=geometry):
             if not pending:
                 return
             t0 = time.perf_counter()
@@ -165,14 +194,16 @@ def extract(bundle_dir: str, list_file: str, out: str, videos: str | None = None
                 if regions is None:
                     y, z = visual(x), None
                 else:
-                    y, z = encode_regions(visual, x, regions)
+                    y, z, where = encode_regions_with_geometry(visual, x, regions)
                     z = z.float().cpu().numpy().reshape(len(pending), crops, frames, tokens, -1)
+                    where = where.cpu().numpy().reshape(len(pending), crops, frames,
+                                                        *where.shape[1:])
                 y = y.float().cpu().numpy()
             y = y.reshape(len(pending), crops, frames, -1)
             for k, (row, _) in enumerate(pending):
                 feats[row], ok[row] = y[k], True
                 if z is not None:
-                    region_feats[row] = z[k]
+                    region_feats[row], geometry[row] = z[k], where[k]
             stats["encode_s"] += time.perf_counter() - t0
             pending.clear()
 
@@ -191,14 +222,17 @@ def extract(bundle_dir: str, list_file: str, out: str, videos: str | None = None
             t_wait = time.perf_counter()
         encode()
         keep = np.flatnonzero(ok)
-        index = {"videos": [{"path": chunk[r].path, "label": chunk[r].label} for r in keep],
+        # `labels`: every label of the line (multi-label lists), so training needs no list.
+        index = {"videos": [{"path": chunk[r].path, "label": chunk[r].label,
+                             "labels": list(chunk[r].label_set)} for r in keep],
                  "failed": failed}
         region_file = None
         if region_feats is not None:
             region_feats.flush()
             del encode, region_feats  # release the map before the file is moved
             region_file = _keep_rows(regions_tmp, keep, dtype)
-        write_shard(root, shard, feats[keep], index, region_file)
+        write_shard(root, shard, feats[keep], index, region_file,
+                    None if geometry is None else geometry[keep])
         stats["videos"] += len(keep)
         stats["failed"] += len(failed)
     stats["wall_s"] = time.perf_counter() - wall

@@ -15,7 +15,10 @@ Two ways to give every frame K region tokens beside its CLS embedding (METHODS.m
   the patch tokens are what the plain ViT computes.
 
 Both return (cls (B, D), regions (B, K, D)) after `ln_post` and `proj`, exactly like
-open_clip's pooled output. Only open_clip's `VisionTransformer` with CLS pooling and
+open_clip's pooled output; `encode_regions_with_geometry` also returns each region's
+footprint on the patch grid (B, grid, grid): the region index of every patch (ToMe: the
+region its patch was merged into, tracked through every merge as ToMe's "source" matrix;
+MRA: the patch's cell). Only open_clip's `VisionTransformer` with CLS pooling and
 standard `ResidualAttentionBlock`s (nn.MultiheadAttention) is supported; anything else
 is refused by name rather than silently computed differently.
 
@@ -215,21 +218,23 @@ def attention_with_keys(attn: nn.MultiheadAttention, x: torch.Tensor,
 
 
 def tome_block(block: nn.Module, x: torch.Tensor, size: torch.Tensor, centroid: torch.Tensor,
-               r: int, cfg: ToMeConfig
-               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+               source: torch.Tensor, r: int, cfg: ToMeConfig
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """One open_clip ResidualAttentionBlock with r merges between attention and MLP (where
-    ToMe puts them). x (B, T, C), size (B, T, 1), centroid (B, T, 2) -> T − r tokens."""
+    ToMe puts them). x (B, T, C), size (B, T, 1), centroid (B, T, 2), source (B, T, N)
+    -> T − r tokens."""
     if r == 0 and not (cfg.proportional_attention and bool((size != 1).any())):
         # Nothing to merge and nothing to weight: the block's own forward, bit for bit.
-        return block(x), size, centroid
+        return block(x), size, centroid, source
     weights = size if cfg.proportional_attention else None
     out, keys = attention_with_keys(block.attn, block.ln_1(x), weights)
     x = x + block.ls_1(out)
     if r:
         merge = bipartite_soft_matching(keys if cfg.match_on == "keys" else x, r)
         x, size, centroid = merge_wavg(merge, x, size, centroid)
+        source = merge.apply(source)
     x = x + block.ls_2(block.mlp(block.ln_2(x)))
-    return x, size, centroid
+    return x, size, centroid, source
 
 
 def patches_after_merging(n: int, blocks: int, r: int) -> int:
@@ -242,37 +247,41 @@ def patches_after_merging(n: int, blocks: int, r: int) -> int:
     return n
 
 
-def reduce_to_k(x: torch.Tensor, size: torch.Tensor, centroid: torch.Tensor, k: int,
-                how: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Patch tokens x (B, n, C) with size and centroid -> exactly k tokens, ordered by
-    their centroid in raster order (row, then column) so a region's index means roughly
-    the same place in every frame rather than the merge order."""
+def reduce_to_k(x: torch.Tensor, size: torch.Tensor, centroid: torch.Tensor,
+                source: torch.Tensor, k: int, how: str
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Patch tokens x (B, n, C) with size, centroid and source (B, n, N) -> exactly k
+    tokens, ordered by their centroid in raster order (row, then column) so a region's
+    index means roughly the same place in every frame rather than the merge order."""
     n = x.shape[1]
     if k > n:
         raise LearnerError(f"{k} region tokens requested but only {n} remain")
     if how == "largest":
         keep = size[..., 0].argsort(dim=1, descending=True, stable=True)[:, :k]
-        x, size, centroid = (t.gather(1, keep[..., None].expand(-1, -1, t.shape[-1]))
-                             for t in (x, size, centroid))
+        x, size, centroid, source = (
+            t.gather(1, keep[..., None].expand(-1, -1, t.shape[-1]))
+            for t in (x, size, centroid, source))
     elif how == "merge":
         while x.shape[1] > k:
             r = min(x.shape[1] - k, x.shape[1] // 2)
             merge = bipartite_soft_matching(x, r, protect_first=False)
             x, size, centroid = merge_wavg(merge, x, size, centroid)
+            source = merge.apply(source)
     else:
         raise LearnerError(f"unknown region reduction {how!r}")
     # Row-major key: any factor above the grid side orders by row first.
     order = (centroid[..., 0] * 1e4 + centroid[..., 1]).argsort(dim=1, stable=True)
-    x, size, centroid = (t.gather(1, order[..., None].expand(-1, -1, t.shape[-1]))
-                         for t in (x, size, centroid))
-    return x, size, centroid
+    x, size, centroid, source = (t.gather(1, order[..., None].expand(-1, -1, t.shape[-1]))
+                                 for t in (x, size, centroid, source))
+    return x, size, centroid, source
 
 
 def tome_tokens(visual: nn.Module, images: torch.Tensor, cfg: ToMeConfig
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """The merged ViT's residual stream after the last block: tokens (B, 1 + n, C) with
-    CLS first, sizes (B, 1 + n, 1) in patches, centroids (B, 1 + n, 2) in patch units;
-    n = N − L·r."""
+    CLS first, sizes (B, 1 + n, 1) in patches, centroids (B, 1 + n, 2) in patch units and
+    sources (B, 1 + n, N): source[b, i, p] = 1 where patch p was merged into token i
+    (ToMe's source tracking; CLS's row is 0: it stands for no patch); n = N − L·r."""
     check_vision_transformer(visual)
     x = visual._embeds(images)
     b, t, _ = x.shape
@@ -284,19 +293,47 @@ def tome_tokens(visual: nn.Module, images: torch.Tensor, cfg: ToMeConfig
     centroid = torch.stack([rows.flatten(), cols.flatten()], dim=1).to(x)
     centroid = torch.cat([centroid.new_full((1, 2), -1.0), centroid])  # CLS: nowhere
     centroid = centroid.expand(b, -1, -1)
+    # One-hot rows summed by every merge (Merge.apply): 0/1 entries stay exact in any
+    # float dtype. (B, T, N) is ~40 MB for 256 ViT-B/16 frames in float32.
+    source = torch.cat([x.new_zeros(1, t - 1), torch.eye(t - 1, dtype=x.dtype,
+                                                          device=x.device)])
+    source = source.expand(b, -1, -1).contiguous()
     for block in blocks:
-        x, size, centroid = tome_block(block, x, size, centroid, cfg.r, cfg)
-    return x, size, centroid
+        x, size, centroid, source = tome_block(block, x, size, centroid, source, cfg.r, cfg)
+    return x, size, centroid, source
+
+
+# A patch that belongs to no cached region (ToMe `reduce="largest"` drops small regions).
+# The largest uint16, the dtype of the cached region maps.
+NO_REGION = 65535
+
+
+def region_map(source: torch.Tensor, grid: int) -> torch.Tensor:
+    """Sources (B, K, N) of the K cached regions -> (B, grid, grid) int64: the region
+    index of every patch, NO_REGION where no region holds it."""
+    covered = source.sum(1) > 0
+    index = source.argmax(1).masked_fill(~covered, NO_REGION)
+    return index.view(-1, grid, grid)
+
+
+def encode_tome_with_geometry(visual: nn.Module, images: torch.Tensor, cfg: ToMeConfig
+                              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """images (B, 3, H, W) -> cls (B, D), regions (B, K, D) in the joint space and the
+    regions' footprints (B, grid, grid) (`region_map`)."""
+    x, size, centroid, source = tome_tokens(visual, images, cfg)
+    k = cfg.tokens if cfg.tokens is not None else x.shape[1] - 1
+    patches, _, _, source = reduce_to_k(x[:, 1:], size[:, 1:], centroid[:, 1:],
+                                        source[:, 1:], k, cfg.reduce)
+    cls, regions = project(visual, torch.cat([x[:, :1], patches], dim=1))
+    return cls, regions, region_map(source, patch_grid(visual))
 
 
 def encode_tome(visual: nn.Module, images: torch.Tensor, cfg: ToMeConfig
                 ) -> tuple[torch.Tensor, torch.Tensor]:
     """images (B, 3, H, W) -> cls (B, D), regions (B, K, D) in the joint space.
     With r = 0 and K = N, cls is bit for bit open_clip's `visual(images)`."""
-    x, size, centroid = tome_tokens(visual, images, cfg)
-    k = cfg.tokens if cfg.tokens is not None else x.shape[1] - 1
-    patches, _, _ = reduce_to_k(x[:, 1:], size[:, 1:], centroid[:, 1:], k, cfg.reduce)
-    return project(visual, torch.cat([x[:, :1], patches], dim=1))
+    cls, regions, _ = encode_tome_with_geometry(visual, images, cfg)
+    return cls, regions
 
 
 # ---------------------------------------------------------------------------------------
@@ -374,6 +411,18 @@ def region_count(visual: nn.Module, cfg: RegionConfig) -> int:
     if not 1 <= k <= left:
         raise LearnerError(f"ToMe r={cfg.r} leaves {left} region tokens; cannot cache {k}")
     return k
+
+
+def encode_regions_with_geometry(visual: nn.Module, images: torch.Tensor, cfg: RegionConfig
+                                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """images (B, 3, H, W) -> cls (B, D), regions (B, K, D) and the region index of every
+    patch (B, grid, grid) int64 (NO_REGION: in no cached region)."""
+    if isinstance(cfg, MRAConfig):
+        cls, regions = encode_mra(visual, images, cfg)
+        grid = patch_grid(visual)
+        cells = mra_partition(grid, cfg.R).view(1, grid, grid).to(images.device)
+        return cls, regions, cells.expand(len(images), -1, -1)
+    return encode_tome_with_geometry(visual, images, cfg)
 
 
 def encode_regions(visual: nn.Module, images: torch.Tensor, cfg: RegionConfig

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from model.features.extract import extract
+from model.features.regions import ToMeConfig
 from model.synthetic import generate
 
 REPO = Path(__file__).resolve().parents[2]
@@ -48,4 +49,23 @@ def features(tmp_path_factory, bundle_dir, clips) -> dict[str, Path]:
         out[split] = root / split
         extract(str(bundle_dir), str(list_file), str(out[split]), frames=16, shard_size=128,
                 workers=0, progress=False)
+    return out
+
+
+# ToMe on the tiny ViT (16 patches, 4 blocks): r = 1 leaves 12 regions, merged on to K = 4.
+REGION_TOKENS = 4
+
+
+@pytest.fixture(scope="session")
+def region_features(tmp_path_factory, bundle_dir) -> dict[str, Path]:
+    """A small cache WITH region tokens and region maps (ToMe, K = REGION_TOKENS, 8
+    frames) of its own clips, 6 training and 2 evaluation videos per class: small enough
+    to train the region heads on in seconds."""
+    root = tmp_path_factory.mktemp("region-features")
+    lists = generate(root / "clips", train_per_class=6, val_per_class=2, seed=5)
+    out = {}
+    for split, list_file in lists.items():
+        out[split] = root / split
+        extract(str(bundle_dir), str(list_file), str(out[split]), frames=8, workers=0,
+                progress=False, regions=ToMeConfig(r=1, tokens=REGION_TOKENS))
     return out

@@ -84,6 +84,9 @@ def test_compare_and_report_on_the_synthetic_features(bundle_dir, features, tmp_
     assert text.count("**ASU selected units per frame**") == 3
     assert text.count("**ALT entity aligned to each region**") == 3
     assert len(list((out / "interpretability" / "images").glob("storyboard-*.png"))) == 3
+    # No region tokens, so no region maps: ALT's alignment falls back to the table.
+    assert "Region geometry: none in the cache" in text
+    assert not list((out / "interpretability" / "images").glob("alt-regions-*.png"))
     # Each ASU row lists top_k = 4 units for each of the 8 frames.
     asu_rows = [line for line in text.splitlines() if line.startswith("| 0 |")]
     assert asu_rows and asu_rows[0].count("(") == 4

@@ -1,6 +1,7 @@
-"""Multi-label data (Charades-style) end to end: `path a,b` lists, multi-hot targets
-recovered from the list a cache was extracted from, training with every labelled class
-a positive, and evaluation by mAP over per-class sigmoid scores."""
+"""Multi-label data (Charades-style) end to end: `path a,b` lists, multi-hot targets from
+the label sets the cache's index stores (or, for older caches, recovered from the list
+the cache was extracted from), training with every labelled class a positive, and
+evaluation by mAP over per-class sigmoid scores."""
 
 import json
 from pathlib import Path
@@ -42,6 +43,7 @@ def test_clips_have_one_or_two_distinct_actions(multilabel):
 
 def test_multi_hot_targets_follow_the_list_even_with_another_videos_root(
         bundle_dir, multilabel, tmp_path):
+    """Caches store every label of a line; caches made before that read the list back."""
     cache = FeatureCache.open(multilabel["train_features"])
     targets = multi_hot_labels(cache, 10)
     sets = label_sets(multilabel["train"])
@@ -59,13 +61,25 @@ def test_multi_hot_targets_follow_the_list_even_with_another_videos_root(
         multilabel["train"].parent), frames=2, workers=0, progress=False)
     five = FeatureCache.open(tmp_path / "five")
     assert len(five) == 4 and len(five.failed) == 1
-    got = multi_hot_labels(five, 10)
     expected = [sets[Path(p).name] for p in five.paths]
+    assert five.label_sets == expected
+    got = multi_hot_labels(five, 10)
     assert [tuple(np.flatnonzero(r)) for r in got] == [tuple(sorted(s)) for s in expected]
 
+    # A cache whose index predates `labels` (one label per video) reads the list back.
+    index_file = tmp_path / "five" / "shard-00000.json"
+    index = json.loads(index_file.read_text())
+    for video in index["videos"]:
+        del video["labels"]
+    index_file.write_text(json.dumps(index))
+    old = FeatureCache.open(tmp_path / "five")
+    assert old.label_sets is None
+    np.testing.assert_array_equal(multi_hot_labels(old, 10), got)
+
     moved.write_text("\n".join(lines[:4]) + "\n")  # the list changed after extraction
+    np.testing.assert_array_equal(multi_hot_labels(five, 10), got)  # the index suffices
     with pytest.raises(LearnerError, match="missing or changed"):
-        multi_hot_labels(five, 10)
+        multi_hot_labels(old, 10)
 
 
 @pytest.mark.slow

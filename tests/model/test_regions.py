@@ -15,16 +15,19 @@ from model.errors import LearnerError
 from model.features.cache import FeatureCache, atomic_write_bytes, write_shard
 from model.features.extract import extract, main
 from model.features.regions import (
+    NO_REGION,
     MRAConfig,
     ToMeConfig,
     attention_with_keys,
     bipartite_soft_matching,
     encode_mra,
     encode_regions,
+    encode_regions_with_geometry,
     encode_tome,
     merge_wavg,
     mra_attention_mask,
     mra_blocks_forward,
+    mra_partition,
     reduce_to_k,
     tome_tokens,
 )
@@ -67,7 +70,7 @@ def run(fn, *args):
 
 @pytest.mark.parametrize("r", [1, 2, 3])
 def test_merging_leaves_n_minus_l_times_r_tokens_that_cover_every_patch(visual, images, r):
-    x, size, _ = run(tome_tokens, visual, images, ToMeConfig(r=r))
+    x, size, _, _ = run(tome_tokens, visual, images, ToMeConfig(r=r))
     assert x.shape == (len(images), 1 + N - BLOCKS * r, 128)
     # Sizes count patches: CLS stays 1, the regions still add up to all N patches.
     assert torch.all(size[:, 0, 0] == 1)
@@ -156,12 +159,13 @@ def test_keys_attention_matches_open_clip_and_proportional_attention_counts_size
 
 
 def test_reduction_to_k_keeps_coverage_or_the_largest_regions(visual, images):
-    x, size, centroid = run(tome_tokens, visual, images, ToMeConfig(r=1))  # 12 patches
-    patches, sizes, cents = x[:, 1:], size[:, 1:], centroid[:, 1:]
-    merged, merged_size, merged_cent = reduce_to_k(patches, sizes, cents, 5, "merge")
+    x, size, centroid, source = run(tome_tokens, visual, images, ToMeConfig(r=1))  # 12
+    patches, sizes, cents, sources = x[:, 1:], size[:, 1:], centroid[:, 1:], source[:, 1:]
+    merged, merged_size, merged_cent, _ = reduce_to_k(patches, sizes, cents, sources, 5,
+                                                      "merge")
     assert merged.shape == (len(images), 5, 128)
     torch.testing.assert_close(merged_size.sum(1), sizes.sum(1))  # every patch still counted
-    _, largest_size, _ = reduce_to_k(patches, sizes, cents, 5, "largest")
+    _, largest_size, _, _ = reduce_to_k(patches, sizes, cents, sources, 5, "largest")
     top = sizes[..., 0].sort(dim=1, descending=True).values[:, :5]
     torch.testing.assert_close(largest_size[..., 0].sort(dim=1, descending=True).values, top)
     # Raster order of region centroids (row, then column).
@@ -169,6 +173,50 @@ def test_reduction_to_k_keeps_coverage_or_the_largest_regions(visual, images):
     assert torch.all(key[:, 1:] >= key[:, :-1])
     _, regions = run(encode_tome, visual, images, ToMeConfig(r=1, tokens=5))
     assert regions.shape == (len(images), 5, DIM)
+
+
+@pytest.mark.parametrize("cfg", [ToMeConfig(r=1), ToMeConfig(r=2, tokens=3),
+                                 ToMeConfig(r=3, proportional_attention=False)])
+def test_tome_geometry_puts_every_patch_in_exactly_one_region_of_its_tracked_size(
+        visual, images, cfg):
+    _, _, _, source = run(tome_tokens, visual, images, cfg)
+    # Source tracking: each patch is in exactly one token, CLS stands for none.
+    assert torch.all(source[:, 0] == 0)
+    torch.testing.assert_close(source[:, 1:].sum(1), torch.ones(len(images), N))
+    cls, regions, where = run(encode_regions_with_geometry, visual, images, cfg)
+    k = regions.shape[1]
+    assert where.shape == (len(images), 4, 4) and where.dtype == torch.int64
+    assert set(where.unique().tolist()) == set(range(k))  # no patch lost, no region empty
+    # A region's footprint has as many patches as merging said it absorbed.
+    x, size, centroid, source = run(tome_tokens, visual, images, cfg)
+    _, sizes, _, _ = reduce_to_k(x[:, 1:], size[:, 1:], centroid[:, 1:], source[:, 1:], k,
+                                 cfg.reduce)
+    counts = torch.stack([torch.bincount(w.flatten(), minlength=k) for w in where])
+    torch.testing.assert_close(counts.float(), sizes[..., 0])
+    # The maps are of the same forward pass as the tokens.
+    plain_cls, plain_regions = run(encode_regions, visual, images, cfg)
+    assert torch.equal(cls, plain_cls) and torch.equal(regions, plain_regions)
+
+
+def test_tome_geometry_of_the_largest_regions_marks_dropped_patches(visual, images):
+    cfg = ToMeConfig(r=1, tokens=5, reduce="largest")  # 12 regions, 7 dropped
+    _, _, where = run(encode_regions_with_geometry, visual, images, cfg)
+    x, size, centroid, source = run(tome_tokens, visual, images, cfg)
+    _, sizes, _, _ = reduce_to_k(x[:, 1:], size[:, 1:], centroid[:, 1:], source[:, 1:], 5,
+                                 "largest")
+    kept = (where != NO_REGION).flatten(1).sum(1)
+    torch.testing.assert_close(kept.float(), sizes[..., 0].sum(1))
+    assert torch.all(kept < N)
+    assert set(where[where != NO_REGION].unique().tolist()) == set(range(5))
+
+
+@pytest.mark.parametrize("R", [1, 4, 16])
+def test_mra_geometry_is_the_grid_partition(visual, images, R):
+    _, regions, where = run(encode_regions_with_geometry, visual, images, MRAConfig(R=R))
+    assert regions.shape[1] == R
+    expected = mra_partition(4, R).view(4, 4)
+    assert all(torch.equal(w, expected) for w in where)
+    assert set(expected.unique().tolist()) == set(range(R))  # every cell has patches
 
 
 # --------------------------------------------------------------------------- MRA
@@ -242,6 +290,8 @@ def test_train_regions_sample_the_same_crop_and_frames_as_train_batch(tmp_path):
     write_coded_cache(tmp_path / "cache", videos=7, crops=3, frames=16, k=4)
     cache = FeatureCache.open(tmp_path / "cache")
     assert cache.has_regions and cache.get_regions([6, 0]).shape == (2, 3, 16, 4, 4)
+    # Made like a cache from before region maps were recorded: still readable, no maps.
+    assert cache.geometry is None and cache.get_region_geometry([0]) is None
     videos = np.array([5, 0, 3, 6])
     for epoch in range(3):
         frames, _ = train_batch(cache, videos, 8, seed=1, epoch=epoch)
@@ -264,6 +314,7 @@ def test_a_cache_without_regions_says_so(tmp_path):
                                                       ).encode())
     cache = FeatureCache.open(root)
     assert not cache.has_regions and cache.regions is None
+    assert cache.get_region_geometry([0]) is None
     with pytest.raises(LearnerError, match="no region features"):
         cache.get_regions([0])
 
@@ -279,11 +330,13 @@ def test_extracted_regions_round_trip_and_match_the_encoder(bundle_dir, clip_lis
     assert cache.meta["regions"] == {"method": "tome", "r": 2, "R": None, "tokens": 6}
     assert len(cache) == 10 and len(cache.failed) == 1
     assert cache.get_regions(range(10)).shape == (10, 1, 4, 6, DIM)
-    assert stats["bytes_per_video"] == 1 * 4 * (1 + 6) * DIM * 4
-    assert sorted(p.name for p in out.glob("*.npy"))[:2] == [
-        "shard-00000.npy", "shard-00000.regions.npy"]
+    assert stats["bytes_per_video"] == 1 * 4 * ((1 + 6) * DIM * 4 + 2 * N)  # + uint16 maps
+    assert sorted(p.name for p in out.glob("*.npy"))[:3] == [
+        "shard-00000.npy", "shard-00000.regions.npy", "shard-00000.regions_geometry.npy"]
     on_disk = sum(p.stat().st_size for p in out.glob("*.npy"))  # + one header per file
-    assert 10 * stats["bytes_per_video"] < on_disk < 10 * stats["bytes_per_video"] + 6 * 256
+    assert 10 * stats["bytes_per_video"] < on_disk < 10 * stats["bytes_per_video"] + 9 * 256
+    geometry = cache.get_region_geometry(range(10))
+    assert geometry.shape == (10, 1, 4, 4, 4) and geometry.dtype == np.uint16
     assert not list(out.glob("*tmp*")) and not list(out.glob("*kept*"))
     # The cached rows are the encoder's output for the decoded frames of the same videos.
     pre = visual.preprocess_cfg
@@ -291,9 +344,10 @@ def test_extracted_regions_round_trip_and_match_the_encoder(bundle_dir, clip_lis
         frames = decode_video(str(Path(cache.paths[v])))
         x = clip_preprocess(frames[segment_indices(len(frames), 4, view_offsets(4, 1)[0])],
                             64, pre["mean"], pre["std"])[0]
-        cls, regions = run(encode_regions, visual, x, cfg)
+        cls, regions, where = run(encode_regions_with_geometry, visual, x, cfg)
         np.testing.assert_allclose(cache.get([v])[0, 0], cls.numpy(), atol=1e-5)
         np.testing.assert_allclose(cache.get_regions([v])[0, 0], regions.numpy(), atol=1e-5)
+        np.testing.assert_array_equal(geometry[v, 0], where.numpy())
     # Resuming skips complete shards; other region settings are refused.
     assert extract(str(bundle_dir), str(clip_list), str(out), frames=4, shard_size=4,
                    workers=0, progress=False, regions=cfg)["videos"] == 0
@@ -308,11 +362,15 @@ def test_extract_cli_prints_the_cache_size_before_extracting(bundle_dir, clip_li
           str(tmp_path / "mra"), "--frames", "2", "--workers", "0", "--device", "cpu",
           "--regions", "mra", "--R", "4"])
     printed = capsys.readouterr().out.splitlines()
-    size = 1 * 2 * (1 + 4) * DIM * 4 / 1e6
+    size = 1 * 2 * ((1 + 4) * DIM * 4 + 2 * N) / 1e6
     assert printed[0].startswith(f"cache: 1 crop(s) x 2 frames x (1 CLS + 4 regions) x {DIM}")
     assert f"= {size:.3f} MB per video" in printed[0]
     assert json.loads(printed[-1])["videos"] == 10
-    assert FeatureCache.open(tmp_path / "mra").get_regions([0]).shape == (1, 1, 2, 4, DIM)
+    cache = FeatureCache.open(tmp_path / "mra")
+    assert cache.get_regions([0]).shape == (1, 1, 2, 4, DIM)
+    np.testing.assert_array_equal(cache.get_region_geometry(range(10)),
+                                  np.broadcast_to(mra_partition(4, 4).view(4, 4).numpy(),
+                                                  (10, 1, 2, 4, 4)))
     with pytest.raises(SystemExit, match="need --regions"):
         main(["--bundle", str(bundle_dir), "--list", str(clip_list), "--out",
               str(tmp_path / "x"), "--r", "2"])
