@@ -18,6 +18,7 @@ import argparse
 import hashlib
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -282,7 +283,10 @@ def main(argv: list[str] | None = None) -> None:
     if distributed:
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
-    print(json.dumps(stats))
+    # One write per rank: print() writes the text and its newline separately, and under
+    # torchrun (unbuffered output) two ranks' summaries could share a line.
+    sys.stdout.write(json.dumps(stats) + "\n")
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":
