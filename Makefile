@@ -62,17 +62,25 @@ train: setup
 # Every head (mean, temporal, storyboard, asu, alt) on identical features and splits:
 # one table (top-1, top-5, few-shot K=2, parameters, GFLOPs/clip, train time) in
 # $(COMPARE_OUT)/comparison.md and .json, then the interpretability report. DATASET=synthetic
-# builds its clips, bundle and features first (as `make train`); any other dataset reads
-# COMPARE_BUNDLE and COMPARE_FEATURES/{train,val}.
+# builds its clips and bundle first (as `make train`) and extracts features WITH region
+# tokens (SYN_REGIONS) into their own cache, so asu/alt see regions and every head reads
+# the same cache (the region-free heads ignore the regions); `make train`'s region-free
+# cache is left as it is. Any other dataset reads COMPARE_BUNDLE and
+# COMPARE_FEATURES/{train,val}: point COMPARE_FEATURES at caches extracted with
+# `--regions tome --r R [--tokens K]` (docs/regions.md) for region-aware asu/alt; a cache
+# without regions runs them on the one-region-per-frame fallback. The table states which.
+# SYN_REGIONS: the tiny random ViT has 16 patches and 4 blocks, so r <= 3; r = 1 leaves
+# 12 regions, merged on to K = 4 (a 2x2-sized budget, as the tests' region cache).
+SYN_REGIONS := --regions tome --r 1 --tokens 4
 COMPARE_BUNDLE ?= $(if $(filter synthetic,$(DATASET)),$(SYN_BUNDLE),artifacts/corpora/$(DATASET))
-COMPARE_FEATURES ?= $(if $(filter synthetic,$(DATASET)),$(SYN)/features,artifacts/$(DATASET)/features)
+COMPARE_FEATURES ?= $(if $(filter synthetic,$(DATASET)),$(SYN)/features-tome,artifacts/$(DATASET)/features)
 COMPARE_OUT ?= artifacts/$(DATASET)/compare
 compare: setup
 	if [ "$(DATASET)" = synthetic ]; then \
 	  $(BIN)/python -m model.synthetic --out $(SYN)/clips --train-per-class 32 --val-per-class 8 --corrupt 4 && \
 	  $(BIN)/subtext corpus build --dataset synthetic --config data/configs/synthetic.yaml --out $(SYN_BUNDLE) && \
-	  $(BIN)/python -m model.features.extract --bundle $(SYN_BUNDLE) --list $(SYN)/clips/train.txt --out $(SYN)/features/train && \
-	  $(BIN)/python -m model.features.extract --bundle $(SYN_BUNDLE) --list $(SYN)/clips/val.txt --out $(SYN)/features/val || exit 1; \
+	  $(BIN)/python -m model.features.extract --bundle $(SYN_BUNDLE) --list $(SYN)/clips/train.txt --out $(COMPARE_FEATURES)/train $(SYN_REGIONS) && \
+	  $(BIN)/python -m model.features.extract --bundle $(SYN_BUNDLE) --list $(SYN)/clips/val.txt --out $(COMPARE_FEATURES)/val $(SYN_REGIONS) || exit 1; \
 	fi
 	$(BIN)/python -m model.compare --bundle $(COMPARE_BUNDLE) --train-features $(COMPARE_FEATURES)/train \
 	  --val-features $(COMPARE_FEATURES)/val --out $(COMPARE_OUT)

@@ -116,8 +116,11 @@ def bench_model(name: str, frames: int, repeats: int, device: str) -> dict:
             "frames_per_s": fps, "throughput_ratio": fps / plain_fps,
             "frames_per_s_median": frames / statistics.median(times[key]),
             "gflops_per_clip": clip_gflops, "gflops_ratio": clip_gflops / plain_gflops,
-            "cache_mb_per_video": cache_bytes_per_video(1, CACHE_FRAMES, dim, k,
-                                                        "float32") / 1e6,
+            # With the uint16 region map of every patch (shard-N.regions_geometry.npy),
+            # as the extractor's own size line counts it.
+            "cache_mb_per_video": cache_bytes_per_video(
+                1, CACHE_FRAMES, dim, k, "float32",
+                patches=int(np.prod(visual.grid_size))) / 1e6,
             "cache_ratio": 1 + k,
         }
     return result

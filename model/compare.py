@@ -11,7 +11,9 @@ head's trainable parameters, GFLOPs per clip of the head's forward pass counted 
 torch.utils.flop_counter.FlopCounterMode (the frozen CLIP backbone that produced the
 cached features is NOT included: it is the same for every head), and training time.
 Every head trains with the same seed, batches, epochs and learning rate: the only
-difference between rows is the head.
+difference between rows is the head. All heads read the same caches; when they carry
+region tokens (extracted with `--regions`), asu and alt use them and the region-free heads
+ignore them, and the table states the cache's region method, r / R and K.
 """
 
 import argparse
@@ -93,6 +95,26 @@ def measure(row: dict, bundle_dir: str, dim_frames: int, regions: int | None) ->
             "gflops_per_clip": clip_gflops(head, text, dim_frames, bundle.dim, regions)}
 
 
+def regions_description(regions: dict | None) -> str:
+    """The table's "Region tokens" line, from a cache's meta["regions"] (None: no regions)."""
+    if regions is None:
+        return "none in the cache; asu/alt use each frame as its single region (K = 1)"
+    if regions["method"] == "tome":
+        return f"ToMe (`--regions tome`), r = {regions['r']}, K = {regions['tokens']} per frame"
+    return (f"multi-region attention (`--regions {regions['method']}`), R = {regions['R']}, "
+            f"K = {regions['tokens']} per frame")
+
+
+def cache_regions(train_cache: FeatureCache, val_cache: FeatureCache) -> dict | None:
+    """meta["regions"] of the two caches, which must agree: a head trained on one kind of
+    region token and evaluated on another (or on none) would not be comparable."""
+    train_regions, val_regions = train_cache.meta.get("regions"), val_cache.meta.get("regions")
+    if train_regions != val_regions:
+        raise LearnerError(f"region tokens differ: train features {train_regions}, "
+                           f"evaluation features {val_regions}")
+    return train_regions
+
+
 def markdown_table(rows: list[dict], meta: dict) -> str:
     lines = [f"# Head comparison: {meta['dataset']}", "",
              f"Bundle `{meta['bundle']}` (encoder `{meta['encoder']}`, weights "
@@ -131,10 +153,8 @@ def compare(bundle: str, train_features: str, val_features: str, out: str,
         raise LearnerError(f"head options for heads not compared: {sorted(unknown)}")
     loaded = load_bundle(bundle)
     train_cache, val_cache = FeatureCache.open(train_features), FeatureCache.open(val_features)
-    has_regions = train_cache.has_regions
-    regions = None
-    if has_regions:
-        regions = int(train_cache.get_regions([0]).shape[-2])
+    region_meta = cache_regions(train_cache, val_cache)
+    regions = None if region_meta is None else int(region_meta["tokens"])
     rows = []
     for head in heads:
         common = {"bundle": bundle, "train_features": train_features,
@@ -149,8 +169,7 @@ def compare(bundle: str, train_features: str, val_features: str, out: str,
             "frames": frames, "epochs": epochs, "lr": lr, "seed": seed,
             "temporal_views": temporal_views, "crops": int(val_cache.meta["crops"]),
             "few_shot_k": few_shot_k,
-            "regions": (f"{regions} per frame" if has_regions else
-                        "none in the cache; asu/alt use each frame as its single region")}
+            "regions": regions_description(region_meta), "region_tokens": region_meta}
     result = {"meta": meta, "rows": rows}
     (out_dir / "comparison.json").write_text(json.dumps(result, indent=1))
     (out_dir / "comparison.md").write_text(markdown_table(rows, meta))

@@ -22,6 +22,9 @@ Choices the papers leave open (each a constructor argument; table in docs/heads.
   buffer, so it is checkpointed and a resumed run anneals exactly like an unbroken one.
 - `blocks` M = 4 and `heads` 8 (METHODS §5 [ours]); `kernel` 3 for the temporal
   convolution, zero-initialised so it starts as the identity (residual).
+- `qk_norm` (True): LayerNorm on each head's queries and keys in every attention of the
+  adapter (`Attention`): without it, M = 4 blocks at lr 3e-3 diverged through growing
+  attention logits on the synthetic features and ended below mean pooling.
 - Self-attention spans all L·K queries of a video (it is where queries of different
   frames meet); cross-attention goes from a frame's queries to that frame's tokens
   after the temporal convolution, which has already mixed neighbouring frames.
@@ -85,22 +88,57 @@ def mlp(dim: int, hidden: int) -> nn.Sequential:
                          nn.Linear(hidden, dim))
 
 
+class Attention(nn.Module):
+    """Multi-head attention from `queries` (N, Q, D) to `context` (N, K, D), written out so
+    the logits are visible (and countable by FlopCounterMode), with optional QK-norm:
+
+      logits = LN(q_h) · LN(k_h)ᵀ / √d_h,   out = W_o concat_h softmax(logits) v_h
+
+    Why QK-norm (Dehghani et al. 2023, ViT-22B; Wortsman et al. 2023): at lr 3e-3 the
+    4-block adapter's self-attention logits grew steadily (max |logit| 2.5 → 75 over 68
+    steps on the synthetic features), the attention saturated, one step collapsed the
+    adapter's output to the same vector for every video, and the run never left chance
+    (docs/heads.md, the `qk_norm` row). Normalising q and k per head bounds the
+    logits by √d_h times the LayerNorm gains."""
+
+    def __init__(self, dim: int, heads: int, dropout: float, qk_norm: bool):
+        super().__init__()
+        self.heads, self.dropout = heads, dropout
+        self.query = nn.Linear(dim, dim)
+        self.key_value = nn.Linear(dim, 2 * dim)
+        self.out = nn.Linear(dim, dim)
+        head_dim = dim // heads
+        self.query_norm = nn.LayerNorm(head_dim) if qk_norm else nn.Identity()
+        self.key_norm = nn.LayerNorm(head_dim) if qk_norm else nn.Identity()
+
+    def forward(self, queries: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        n, q_len, d = queries.shape
+        h = self.heads
+        q = self.query(queries).reshape(n, q_len, h, d // h).transpose(1, 2)
+        k, v = self.key_value(context).reshape(n, -1, 2, h, d // h).permute(2, 0, 3, 1, 4)
+        q, k = self.query_norm(q), self.key_norm(k)
+        weights = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d // h), dim=-1)
+        weights = F.dropout(weights, self.dropout, self.training)
+        return self.out((weights @ v).transpose(1, 2).reshape(n, q_len, d))
+
+
 class AdapterBlock(nn.Module):
     """One of the M adapter blocks: self-attention among queries, a 1-D temporal
     convolution over the visual tokens (residual), cross-attention from queries to tokens,
     and a feed-forward layer on the queries (all pre-norm)."""
 
-    def __init__(self, dim: int, heads: int, kernel: int, dropout: float):
+    def __init__(self, dim: int, heads: int, kernel: int, dropout: float,
+                 qk_norm: bool = True):
         super().__init__()
         self.norm_self = nn.LayerNorm(dim)
-        self.self_attention = nn.MultiheadAttention(dim, heads, dropout, batch_first=True)
+        self.self_attention = Attention(dim, heads, dropout, qk_norm)
         self.norm_conv = nn.LayerNorm(dim)
         self.temporal_conv = nn.Conv1d(dim, dim, kernel, padding=kernel // 2)
         nn.init.zeros_(self.temporal_conv.weight)
         nn.init.zeros_(self.temporal_conv.bias)
         self.norm_query = nn.LayerNorm(dim)
         self.norm_tokens = nn.LayerNorm(dim)
-        self.cross_attention = nn.MultiheadAttention(dim, heads, dropout, batch_first=True)
+        self.cross_attention = Attention(dim, heads, dropout, qk_norm)
         self.ffn = mlp(dim, 4 * dim)
 
     def forward(self, queries: torch.Tensor, tokens: torch.Tensor
@@ -110,14 +148,14 @@ class AdapterBlock(nn.Module):
         k = tokens.shape[2]
         x = queries.reshape(b, length * q, d)
         h = self.norm_self(x)
-        x = x + self.self_attention(h, h, h, need_weights=False)[0]
+        x = x + self.self_attention(h, h)
         # Temporal convolution along L, separately for each region slot k.
         t = self.norm_conv(tokens).permute(0, 2, 3, 1).reshape(b * k, d, length)
         t = self.temporal_conv(t).reshape(b, k, d, length).permute(0, 3, 1, 2)
         tokens = tokens + t
         x = x.reshape(b * length, q, d)
         kv = self.norm_tokens(tokens).reshape(b * length, k, d)
-        x = x + self.cross_attention(self.norm_query(x), kv, kv, need_weights=False)[0]
+        x = x + self.cross_attention(self.norm_query(x), kv)
         x = x + self.ffn(x)
         return x.reshape(b, length, q, d), tokens
 
@@ -130,7 +168,7 @@ class AlignBeforeAdaptHead(ContrastiveHead):
                  heads: int = 8, kernel: int = 3, dropout: float = 0.0,
                  similarity_scale: float = 10.0, gumbel_tau: float = 1.0,
                  gumbel_tau_min: float = 1.0, gumbel_anneal_steps: int = 0,
-                 frame_residual: bool = True, **contrastive):
+                 frame_residual: bool = True, qk_norm: bool = True, **contrastive):
         super().__init__(**contrastive)
         if entities.pooled.shape[-1] != dim:
             raise ValueError(f"entity embeddings are {entities.pooled.shape[-1]}-d, "
@@ -147,7 +185,7 @@ class AlignBeforeAdaptHead(ContrastiveHead):
         self.query_mlp = mlp(dim, 2 * dim)
         self.token_mlp = mlp(dim, 2 * dim)
         self.position = nn.Parameter(torch.randn(frames, dim) * 0.02)
-        self.blocks = nn.ModuleList(AdapterBlock(dim, heads, kernel, dropout)
+        self.blocks = nn.ModuleList(AdapterBlock(dim, heads, kernel, dropout, qk_norm)
                                     for _ in range(blocks))
         self.video_mlp = mlp(dim, 2 * dim)
         self.frame_residual = frame_residual

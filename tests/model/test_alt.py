@@ -12,7 +12,7 @@ from model.bundle import Knowledge, load_bundle
 from model.errors import LearnerError
 from model.evaluate import evaluate
 from model.heads import create_head
-from model.heads.alt import gumbel_straight_through, region_entity_similarity
+from model.heads.alt import Attention, gumbel_straight_through, region_entity_similarity
 from model.heads.text import ClassTexts, Entities
 from tests.model.conftest import run_module
 
@@ -153,6 +153,26 @@ def test_gumbel_temperature_anneals_per_training_step_and_is_checkpointed():
     restored.load_state_dict(head.state_dict())
     assert restored.tau() == pytest.approx(0.5)
     assert "entities" not in head.state_dict()  # the corpus comes from the bundle
+
+
+@pytest.mark.parametrize("qk_norm", [True, False])
+def test_qk_norm_makes_attention_blind_to_the_scale_of_queries_and_keys(qk_norm):
+    # The failure QK-norm prevents: q/k projections that grow during training sharpen the
+    # softmax without bound. With it, scaling them changes nothing (LayerNorm per head).
+    torch.manual_seed(0)
+    attention = Attention(D, 4, 0.0, qk_norm)
+    x, context = torch.randn(2, 5, D), torch.randn(2, 7, D)
+    before = attention(x, context)
+    with torch.no_grad():
+        attention.query.weight.mul_(30)
+        attention.query.bias.mul_(30)
+        attention.key_value.weight[:D].mul_(30)
+        attention.key_value.bias[:D].mul_(30)
+    after = attention(x, context)
+    if qk_norm:
+        torch.testing.assert_close(after, before, atol=1e-4, rtol=1e-4)
+    else:
+        assert (after - before).abs().max() > 0.1
 
 
 def test_entities_from_the_synthetic_bundle(bundle_dir):

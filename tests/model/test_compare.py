@@ -5,9 +5,17 @@ import json
 import pytest
 import torch
 
-from model.compare import clip_gflops, markdown_table, parameter_count
+from model.compare import (
+    cache_regions,
+    clip_gflops,
+    markdown_table,
+    parameter_count,
+    regions_description,
+)
+from model.errors import LearnerError
+from model.features.cache import FeatureCache
 from model.heads import create_head
-from tests.model.conftest import run_module
+from tests.model.conftest import REGION_TOKENS, run_module
 from tests.model.test_alt import random_text
 
 HEADS = ("mean", "temporal", "storyboard", "asu", "alt")
@@ -57,6 +65,39 @@ def test_markdown_table_has_one_row_per_head():
     assert "Random CLIP weights" in table
 
 
+def test_the_table_names_the_region_tokens_of_the_cache(features, region_features):
+    with_regions = cache_regions(FeatureCache.open(region_features["train"]),
+                                 FeatureCache.open(region_features["val"]))
+    assert with_regions == {"method": "tome", "r": 1, "R": None, "tokens": REGION_TOKENS}
+    assert regions_description(with_regions) == \
+        f"ToMe (`--regions tome`), r = 1, K = {REGION_TOKENS} per frame"
+    assert regions_description({"method": "mra", "r": None, "R": 9, "tokens": 9}) == \
+        "multi-region attention (`--regions mra`), R = 9, K = 9 per frame"
+    assert cache_regions(FeatureCache.open(features["train"]),
+                         FeatureCache.open(features["val"])) is None
+    assert regions_description(None).startswith("none in the cache")
+    # Training on region tokens and evaluating without them (or the reverse) is refused.
+    with pytest.raises(LearnerError, match="region tokens differ"):
+        cache_regions(FeatureCache.open(region_features["train"]),
+                      FeatureCache.open(features["val"]))
+
+
+@pytest.mark.slow
+def test_compare_on_region_features_states_them(bundle_dir, region_features, tmp_path):
+    out = tmp_path / "compare"
+    done = run_module(["model.compare", "--bundle", str(bundle_dir),
+                       "--train-features", str(region_features["train"]),
+                       "--val-features", str(region_features["val"]), "--out", str(out),
+                       "--heads", "mean,alt", "--epochs", "1", "--few-shot-k", "0",
+                       "--head-options", "{alt: {blocks: 1, heads: 4}}"])
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads((out / "comparison.json").read_text())
+    assert result["meta"]["region_tokens"]["tokens"] == REGION_TOKENS
+    assert f"Region tokens: ToMe (`--regions tome`), r = 1, K = {REGION_TOKENS} per frame." \
+        in (out / "comparison.md").read_text()
+    assert [r["head"] for r in result["rows"]] == ["mean", "alt"]
+
+
 @pytest.mark.slow
 def test_compare_and_report_on_the_synthetic_features(bundle_dir, features, tmp_path):
     out = tmp_path / "compare"
@@ -74,6 +115,7 @@ def test_compare_and_report_on_the_synthetic_features(bundle_dir, features, tmp_
     by_head = {r["head"]: r for r in result["rows"]}
     assert by_head["alt"]["gflops_per_clip"] > by_head["mean"]["gflops_per_clip"]
     assert "| asu |" in (out / "comparison.md").read_text()
+    assert "Region tokens: none in the cache" in (out / "comparison.md").read_text()
 
     report = run_module(["model.report", "--bundle", str(bundle_dir), "--features",
                          str(features["val"]), "--comparison", str(out / "comparison.json"),
