@@ -70,74 +70,65 @@ class ClassTexts:
 UNIT_KINDS = ("body_parts", "objects", "scenes", "motions", "other")
 
 
-def _knowledge_tensors(bundle: Bundle, knowledge: Knowledge, what: str,
-                       kind_names: tuple[str, ...] | None = None) -> tuple:
-    """pooled (N, D), kind index (N,), kind names, class→item mask (C, N), ids, texts."""
-    encoder = bundle.encoder["id"]
-    if not knowledge.present or not knowledge.items:
-        raise LearnerError(f"{bundle.root}: the bundle has no {knowledge.table} "
-                           f"({knowledge.table}.parquet absent or empty), which {what} needs; "
-                           f"rebuild it with a corpus that has unit sources")
-    missing = [i.item_id for i in knowledge.items if i.pooled is None]
-    if missing:
-        raise LearnerError(f"{bundle.root}: embeddings/{encoder}.parquet has no "
-                           f"{knowledge.table} embeddings for {len(missing)} of "
-                           f"{len(knowledge.items)} items (e.g. {missing[:3]}), which {what} "
-                           f"needs; rebuild the bundle with encoder {encoder!r}")
-    if kind_names is None:
-        kind_names = tuple(sorted({i.kind for i in knowledge.items}))
-    position = {i.item_id: n for n, i in enumerate(knowledge.items)}
-    mask = torch.zeros(len(bundle.classes), len(knowledge.items), dtype=torch.bool)
-    row = {c.class_id: n for n, c in enumerate(bundle.classes)}
-    for class_id, item_id, _score in knowledge.class_links:
-        if class_id in row and item_id in position:
-            mask[row[class_id], position[item_id]] = True
-    pooled = torch.from_numpy(np.stack([i.pooled for i in knowledge.items]))
-    kinds = torch.tensor([kind_names.index(i.kind) if i.kind in kind_names
-                          else len(kind_names) - 1 for i in knowledge.items])
-    return (pooled, kinds, kind_names, mask, [i.item_id for i in knowledge.items],
-            [i.text for i in knowledge.items])
-
-
 @dataclass
-class SemanticUnits:
-    """ASU's shared semantic-unit vocabulary (METHODS §2), in the bundle's sorted order."""
+class Vocabulary:
+    """A bundle's knowledge items as tensors, in the bundle's sorted order: ASU's semantic
+    units or ALT's entity corpus (the two differ only in where they come from)."""
 
-    pooled: torch.Tensor  # (U, D) pooled text embeddings of the units
-    kinds: torch.Tensor  # (U,) index into kind_names
-    kind_names: tuple[str, ...]  # UNIT_KINDS
-    class_mask: torch.Tensor  # (C, U) True where class c produced unit u (class_units)
-    ids: list[str]  # unit_id per row
+    pooled: torch.Tensor  # (N, D) pooled text embeddings
+    kinds: torch.Tensor  # (N,) index into kind_names
+    kind_names: tuple[str, ...]
+    class_mask: torch.Tensor  # (C, N) True where class c produced / links to item n
+    ids: list[str]  # item id per row
     texts: list[str]
 
-    @property
-    def num_units(self) -> int:
+    def __len__(self) -> int:
         return self.pooled.shape[0]
+
+    @classmethod
+    def from_knowledge(cls, bundle: Bundle, knowledge: Knowledge, what: str,
+                       kind_names: tuple[str, ...] | None = None):
+        encoder = bundle.encoder["id"]
+        if not knowledge.present or not knowledge.items:
+            raise LearnerError(f"{bundle.root}: the bundle has no {knowledge.table} "
+                               f"({knowledge.table}.parquet absent or empty), which {what} "
+                               f"needs; rebuild it with a corpus that has unit sources")
+        missing = [i.item_id for i in knowledge.items if i.pooled is None]
+        if missing:
+            raise LearnerError(f"{bundle.root}: embeddings/{encoder}.parquet has no "
+                               f"{knowledge.table} embeddings for {len(missing)} of "
+                               f"{len(knowledge.items)} items (e.g. {missing[:3]}), which "
+                               f"{what} needs; rebuild the bundle with encoder {encoder!r}")
+        if kind_names is None:
+            kind_names = tuple(sorted({i.kind for i in knowledge.items}))
+        position = {i.item_id: n for n, i in enumerate(knowledge.items)}
+        mask = torch.zeros(len(bundle.classes), len(knowledge.items), dtype=torch.bool)
+        row = {c.class_id: n for n, c in enumerate(bundle.classes)}
+        for class_id, item_id, _score in knowledge.class_links:
+            if class_id in row and item_id in position:
+                mask[row[class_id], position[item_id]] = True
+        pooled = torch.from_numpy(np.stack([i.pooled for i in knowledge.items]))
+        kinds = torch.tensor([kind_names.index(i.kind) if i.kind in kind_names
+                              else len(kind_names) - 1 for i in knowledge.items])
+        return cls(pooled, kinds, kind_names, mask, [i.item_id for i in knowledge.items],
+                   [i.text for i in knowledge.items])
+
+
+class SemanticUnits(Vocabulary):
+    """ASU's shared semantic-unit vocabulary (METHODS §2); kinds in UNIT_KINDS order."""
 
     @classmethod
     def from_bundle(cls, bundle: Bundle) -> "SemanticUnits":
-        return cls(*_knowledge_tensors(bundle, bundle.units, "the asu head", UNIT_KINDS))
+        return cls.from_knowledge(bundle, bundle.units, "the asu head", UNIT_KINDS)
 
 
-@dataclass
-class Entities:
+class Entities(Vocabulary):
     """ALT's entity corpus (METHODS §3, §5): one row per entity, embedded as
     `entity_template` ("{entity}, {description}") by the bundle's text encoder."""
 
-    pooled: torch.Tensor  # (E, D)
-    kinds: torch.Tensor  # (E,) index into kind_names
-    kind_names: tuple[str, ...]
-    class_mask: torch.Tensor  # (C, E) True where class c links to entity e (class_entities)
-    ids: list[str]  # entity_id per row
-    texts: list[str]
-
-    @property
-    def num_entities(self) -> int:
-        return self.pooled.shape[0]
-
     @classmethod
     def from_bundle(cls, bundle: Bundle) -> "Entities":
-        return cls(*_knowledge_tensors(bundle, bundle.entities, "the alt head"))
+        return cls.from_knowledge(bundle, bundle.entities, "the alt head")
 
 
 # Constructor argument name -> loader; a head lists the names it needs in `knowledge`.

@@ -179,8 +179,8 @@ def test_entities_from_the_synthetic_bundle(bundle_dir):
     bundle = load_bundle(bundle_dir)
     entities = Entities.from_bundle(bundle)
     assert entities.pooled.shape == (len(bundle.entities.items), bundle.dim)
-    assert entities.num_entities > 0 and len(entities.ids) == entities.num_entities
-    assert entities.class_mask.shape == (len(bundle.classes), entities.num_entities)
+    assert len(entities) > 0 and len(entities.ids) == len(entities)
+    assert entities.class_mask.shape == (len(bundle.classes), len(entities))
     assert entities.class_mask.any(1).all()  # every synthetic class links to some entity
     head = create_head("alt", bundle.dim, bundle, frames=8, blocks=1)
     assert head.entities.shape == entities.pooled.shape

@@ -96,7 +96,7 @@ def test_units_from_the_synthetic_bundle(bundle_dir):
     units = SemanticUnits.from_bundle(bundle)
     assert units.pooled.shape == (len(bundle.units.items), bundle.dim)
     assert units.ids == sorted(units.ids)  # a stable vocabulary order
-    assert units.class_mask.shape == (len(bundle.classes), units.num_units)
+    assert units.class_mask.shape == (len(bundle.classes), len(units))
     assert units.class_mask.any(1).all()  # every synthetic class has curated units
     assert set(units.kinds.tolist()) <= set(range(len(UNIT_KINDS)))
     # The curated synthetic units include motions and objects.
