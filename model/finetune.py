@@ -4,9 +4,9 @@ fine-tuned). The text side stays the bundle's embeddings.
 
 `DecodedClips` stands where the feature cache stands in features mode (same `labels`,
 `label_sets`, `paths`, `failed`), and yields pixel batches instead of cached features.
-Every random choice (TSN offsets, spatial crop) comes from a generator seeded by (seed,
-epoch, video), as in `model.data`, so runs resume exactly and do not depend on the number
-of ranks or decoding workers.
+Every random choice (TSN offsets; the augmentation's crop, flip and grayscale) comes from
+a generator seeded by (seed, epoch, video), as in `model.data`, so runs resume exactly and
+do not depend on the number of ranks or decoding workers.
 
 A checkpoint's fine-tuned tower (`checkpoint_visual`) is evaluated by encoding the test
 videos with it into a feature cache (model.evaluate `--list`), then as in features mode.
@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from model.bundle import Bundle
 from model.clip import clip_for_encoder_entry
+from model.video.augment import Augmentation, augment_clip
 from model.video.decode import UnreadableVideo, clip_preprocess, decode_video
 from model.video.lists import VideoItem, read_list
 from model.video.sampling import segment_indices, train_offsets
@@ -93,10 +94,12 @@ class DecodedClips:
     """The readable videos of a list file, decoded on demand into CLIP-preprocessed clips."""
 
     def __init__(self, bundle: Bundle, list_file: str, videos: str | None, frames: int,
-                 image_size: int, mean, std, seed: int, workers: int):
+                 image_size: int, mean, std, seed: int, workers: int,
+                 augmentation: Augmentation | None):
         items = read_list(list_file, videos, num_classes=len(bundle.classes))
         self.frames, self.seed, self.workers = frames, seed, workers
         self.image_size, self.mean, self.std = image_size, mean, std
+        self.augmentation = augmentation
         self.root = Path(list_file).parent
         # One decoding pass up front: batches must have a fixed size on every rank, so an
         # unreadable video is dropped before training (and reported), never mid-epoch.
@@ -112,12 +115,15 @@ class DecodedClips:
         return len(self.items)
 
     def clip(self, video: int, epoch: int) -> torch.Tensor:
-        """(L, 3, H, W): TSN offsets and one of 3 spatial crops from the video's generator."""
+        """(L, 3, H, W): TSN offsets and the augmentation drawn from the video's generator
+        (the centre crop without augmentation)."""
         rng = np.random.default_rng([self.seed, epoch, video, 2])
         raw = _decode(self.items[video])
-        idx = segment_indices(len(raw), self.frames, train_offsets(self.frames, rng))
-        crops = clip_preprocess(raw[idx], self.image_size, self.mean, self.std, num_crops=3)
-        return crops[int(rng.integers(len(crops)))]
+        frames = raw[segment_indices(len(raw), self.frames, train_offsets(self.frames, rng))]
+        if self.augmentation is None:
+            return clip_preprocess(frames, self.image_size, self.mean, self.std)[0]
+        return augment_clip(frames, self.augmentation, self.image_size, self.mean, self.std,
+                            rng)
 
     def batches(self, groups: list[np.ndarray], epoch: int) -> Iterator[torch.Tensor]:
         """(B, L, 3, H, W) for each group of video indices, decoded by worker processes

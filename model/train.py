@@ -105,7 +105,7 @@ def _finetune_inputs(cfg: TrainConfig, bundle: Bundle, device: str) -> TrainInpu
     pre = visual.preprocess_cfg
     size = pre["size"][0] if isinstance(pre["size"], tuple | list) else pre["size"]
     clips = DecodedClips(bundle, cfg.train_list, cfg.videos, cfg.frames, size, pre["mean"],
-                         pre["std"], cfg.seed, cfg.decode_workers)
+                         pre["std"], cfg.seed, cfg.decode_workers, cfg.augment)
     return TrainInputs(clips, lambda groups, epoch: ((x, None) for x in
                                                      clips.batches(groups, epoch)),
                        {"visual": visual}, lambda head: FinetuneModel(visual, head))

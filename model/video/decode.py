@@ -60,18 +60,29 @@ def crop_boxes(height: int, width: int, num_crops: int) -> list[tuple[int, int, 
     return [(0, int(p), side) for p in positions]
 
 
+def resize_normalise(x: torch.Tensor, image_size: int, mean, std) -> torch.Tensor:
+    """float (..., 3, h, w) in [0, 1] -> (..., 3, image_size, image_size), CLIP-normalised.
+    Bicubic with antialiasing (as PIL, which CLIP's own preprocessing uses), clamped back
+    to [0, 1] because bicubic overshoots at edges."""
+    if x.shape[-2:] != (image_size, image_size):
+        lead = x.shape[:-3]
+        x = F.interpolate(x.reshape(-1, *x.shape[-3:]), size=(image_size, image_size),
+                          mode="bicubic", align_corners=False, antialias=True).clamp(0, 1)
+        x = x.reshape(*lead, *x.shape[-3:])
+    mean = torch.tensor(mean, dtype=x.dtype).view(3, 1, 1)
+    std = torch.tensor(std, dtype=x.dtype).view(3, 1, 1)
+    return (x - mean) / std
+
+
+def to_unit_float(frames: np.ndarray) -> torch.Tensor:
+    """uint8 (T, H, W, 3) -> float (T, 3, H, W) in [0, 1]."""
+    return torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255.0
+
+
 def clip_preprocess(frames: np.ndarray, image_size: int, mean, std,
                     num_crops: int = 1) -> torch.Tensor:
     """uint8 (T, H, W, 3) -> float (S, T, 3, image_size, image_size), CLIP-normalised."""
-    x = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255.0
-    out = []
-    for top, left, side in crop_boxes(x.shape[2], x.shape[3], num_crops):
-        crop = x[:, :, top:top + side, left:left + side]
-        if side != image_size:
-            crop = F.interpolate(crop, size=(image_size, image_size), mode="bicubic",
-                                 align_corners=False, antialias=True).clamp(0, 1)
-        out.append(crop)
-    x = torch.stack(out)
-    mean = torch.tensor(mean).view(1, 1, 3, 1, 1)
-    std = torch.tensor(std).view(1, 1, 3, 1, 1)
-    return (x - mean) / std
+    x = to_unit_float(frames)
+    return torch.stack([resize_normalise(x[:, :, top:top + side, left:left + side],
+                                         image_size, mean, std)
+                        for top, left, side in crop_boxes(x.shape[2], x.shape[3], num_crops)])
