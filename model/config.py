@@ -36,8 +36,9 @@ class TrainConfig(BaseModel):
     visual_lr: float = Field(1e-5, gt=0)  # finetune: peak lr of the visual encoder
     decode_workers: int = Field(2, ge=0)  # finetune: PyAV decoding processes
     # finetune: one random resized crop, flip and grayscale draw per training clip, the
-    # paper's by default (model.video.augment); null: the centre crop, as at test time.
-    augment: Augmentation | None = Augmentation()
+    # paper's unless set (model.video.augment); null: the centre crop, as at test time.
+    # Features mode has none (its frames were encoded once, unaugmented).
+    augment: Augmentation | None = None
     encoder: str | None = None  # bundle encoder id; default: its first open_clip encoder
     frames: int = Field(8, ge=1)  # L, sampled TSN-style among the cached frames
     epochs: int = Field(10, ge=1)
@@ -73,9 +74,11 @@ class TrainConfig(BaseModel):
         if self.mode == "finetune" and self.val_features:
             raise ValueError("val_features hold the frozen encoder's features, which do "
                              "not describe a fine-tuned one; leave it unset in finetune mode")
-        if self.mode == "features" and "augment" in self.model_fields_set and self.augment:
+        if self.mode == "features" and self.augment:
             raise ValueError("augment transforms decoded frames (mode finetune); cached "
                              "features were encoded without it")
+        if self.mode == "finetune" and "augment" not in self.model_fields_set:
+            self.augment = Augmentation()
         return self
 
     @field_validator("loss")
@@ -89,11 +92,8 @@ class TrainConfig(BaseModel):
 
     def fingerprint(self) -> dict:
         """The fields a resumed run must share with the run that wrote the checkpoint."""
-        ignored = {"epochs", "out", "progress", "val_features", "device", "cpu_threads",
-                   "decode_workers"}
-        if self.mode == "features":  # frames are never decoded: nothing to augment
-            ignored.add("augment")
-        return self.model_dump(exclude=ignored)
+        return self.model_dump(exclude={"epochs", "out", "progress", "val_features", "device",
+                                         "cpu_threads", "decode_workers"})
 
 
 def load_train_config(path: str | None, overrides: list[str]) -> TrainConfig:
