@@ -2,7 +2,6 @@
 corpus from the bundle, and training on the synthetic time-reversal classes."""
 
 import dataclasses
-import json
 
 import pytest
 import torch
@@ -10,11 +9,9 @@ import torch.nn.functional as F
 
 from model.bundle import Knowledge, load_bundle
 from model.errors import LearnerError
-from model.evaluate import evaluate
 from model.heads import create_head
 from model.heads.alt import Attention, gumbel_straight_through, region_entity_similarity
 from model.heads.text import ClassTexts, Entities
-from tests.model.conftest import run_module
 
 B, L, K, D, E, C = 3, 8, 5, 32, 11, 6
 
@@ -198,24 +195,3 @@ def test_bundle_without_entities_or_their_embeddings_is_refused(bundle_dir):
         Entities.from_bundle(missing)
     with pytest.raises(LearnerError, match="needs entities"):
         create_head("alt", bundle.dim)
-
-
-def train_and_evaluate(bundle_dir, features, out, head: str, *options: str) -> float:
-    done = run_module(["model.train", f"bundle={bundle_dir}",
-                       f"train_features={features['train']}", f"out={out}", f"head={head}",
-                       "epochs=30", "lr=3e-3", "progress=false", *options])
-    assert done.returncode == 0, done.stderr[-2000:]
-    run = json.loads((out / "run.json").read_text())
-    report = evaluate(run["checkpoint"], str(bundle_dir), str(features["val"]),
-                      str(out / "report"), temporal_views=2)
-    return report["top1"]
-
-
-@pytest.mark.slow
-def test_alt_learns_frame_order_that_mean_pooling_cannot(bundle_dir, features, tmp_path):
-    mean = train_and_evaluate(bundle_dir, features, tmp_path / "mean", "mean")
-    alt = train_and_evaluate(bundle_dir, features, tmp_path / "alt", "alt",
-                             "head_options={blocks: 2, heads: 4}", "lr=1e-3")
-    print({"mean": mean, "alt": alt})
-    assert mean <= 0.5  # every class has a time-reversed twin: mean pooling is at chance
-    assert alt >= mean + 0.05

@@ -25,7 +25,7 @@ def test_box_stays_inside_the_frame_with_area_and_aspect_in_range():
     fallbacks = 0
     for seed in range(2000):
         top, left, h, w = random_resized_box(120, 160, scale, ratio, np.random.default_rng(seed))
-        assert 0 <= top and top + h <= 120 and 0 <= left and left + w <= 160
+        assert top >= 0 and top + h <= 120 and left >= 0 and left + w <= 160
         if (top, left, h, w) == (0, 0, 120, 160):
             fallbacks += 1
             continue
