@@ -53,7 +53,7 @@ train: setup
 	$(BIN)/python -m model.features.extract --bundle $(SYN_BUNDLE) --list $(SYN)/clips/val.txt --out $(SYN)/features/val
 	for H in mean temporal storyboard; do \
 	  $(BIN)/python -m model.train bundle=$(SYN_BUNDLE) train_features=$(SYN)/features/train \
-	    val_features=$(SYN)/features/val out=$(SYN)/runs/$$H head=$$H epochs=30 lr=3e-3 && \
+	    val_features=$(SYN)/features/val out=$(SYN)/runs/$$H head=$$H epochs=30 batch_size=8 lr=1e-3 && \
 	  $(BIN)/python -m model.evaluate --checkpoint $(SYN)/runs/$$H/checkpoints/epoch-0030.pt \
 	    --bundle $(SYN_BUNDLE) --features $(SYN)/features/val --out $(SYN)/reports/$$H \
 	    --temporal-views 2 --analysis || exit 1; \
