@@ -6,7 +6,8 @@ Per bundle: mean TPP and the per-class TPP distribution of each source kind, how
 plain TPP would select each kind, how often the configured tiers did, and the share of
 embedded-LLM sets rejected as degenerate, and side-by-side examples (the selected
 curated set next to the embedded model's best-scoring valid set) for a few classes drawn
-with a fixed seed. Writes bench/results/curated_vs_llm.json.
+with a fixed seed. Writes bench/results/curated_vs_llm.json and the README's table,
+bench/results/curated_vs_llm.md.
 """
 
 import json
@@ -56,7 +57,7 @@ def compare(bundle: Path) -> dict:
             "rejected_share": round(float(group.rejected.notna().mean()), 3),
             "mean_tpp": round(float(valid.mean()), 3) if len(valid) else None,
             "class_best_tpp_quantiles": {
-                q: round(float(best_per_class.quantile(q)), 3) for q in (0.1, 0.5, 0.9)
+                str(q): round(float(best_per_class.quantile(q)), 3) for q in (0.1, 0.5, 0.9)
             } if len(best_per_class) else None,
         }
     kinds = dict(zip(sets.source, sets.kind, strict=True))
@@ -81,6 +82,40 @@ def compare(bundle: Path) -> dict:
     }
 
 
+NAMES = {"hmdb51": "HMDB-51", "ucf101": "UCF-101", "kinetics400": "Kinetics-400"}
+
+
+def markdown_table(results: list[dict]) -> str:
+    """The README's table: per dataset, each source kind's mean TPP and the 10th / 50th /
+    90th percentiles of its best set's TPP per class, and how the sources were selected."""
+    lines = ["| dataset | classes | mean TPP curated | mean TPP SmolLM2 "
+             "| best set per class p10 / p50 / p90, curated | same, SmolLM2 "
+             "| SmolLM2 sets rejected | plain TPP picks SmolLM2 | default bundle picks curated |",
+             "|---|---|---|---|---|---|---|---|---|"]
+
+    def mean(kind: dict) -> str:
+        return "–" if kind.get("mean_tpp") is None else f"{kind['mean_tpp']:.2f}"
+
+    def quantiles(kind: dict) -> str:
+        if not kind.get("class_best_tpp_quantiles"):
+            return "–"
+        return " / ".join(f"{kind['class_best_tpp_quantiles'][q]:.1f}"
+                          for q in ("0.1", "0.5", "0.9"))
+
+    for r in results:
+        # A bundle built without one of the sources has no entry for it: "–".
+        curated, llm = (r["by_source_kind"].get(k, {}) for k in ("curated", "llm"))
+        rejected = f"{llm['rejected_share']:.0%}" if llm else "–"
+        lines.append(
+            f"| {NAMES.get(r['dataset'], r['dataset'])} "
+            f"| {r['classes']} / {r.get('classes_in_dataset', r['classes'])} "
+            f"| {mean(curated)} | {mean(llm)} | {quantiles(curated)} "
+            f"| {quantiles(llm)} | {rejected} "
+            f"| {r['selected_share_plain_tpp'].get('llm', 0):.0%} "
+            f"| {r['selected_share_with_tiers'].get('curated', 0):.0%} |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     out = REPO / "bench/results/curated_vs_llm.json"
     # One entry per dataset: a run on some bundles keeps the other datasets' results.
@@ -89,6 +124,7 @@ def main() -> None:
     results = list(kept.values())
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
+    out.with_suffix(".md").write_text(markdown_table(results))
     print(json.dumps(results, indent=2))
 
 
