@@ -58,7 +58,8 @@ def test_markdown_table_has_one_row_per_head():
              "gflops_per_clip": 0.001, "train_seconds": 1.0} for h in HEADS]
     meta = {"dataset": "synthetic", "bundle": "b", "encoder": "e", "weights": "random",
             "train_videos": 316, "val_videos": 80, "frames": 8, "epochs": 1, "lr": 0.001,
-            "batch_size": 8, "seed": 0, "temporal_views": 2, "crops": 1, "few_shot_k": 2, "regions": "none"}
+            "batch_size": 8, "seed": 0, "temporal_views": 2, "crops": 1, "few_shot_k": 2,
+            "regions": "none"}
     table = markdown_table(rows, meta)
     assert "| head | top-1 | top-5 | 2-shot top-1 | parameters | GFLOPs/clip | train s |" in table
     assert sum(line.startswith("| alt |") for line in table.splitlines()) == 1
