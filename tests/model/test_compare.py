@@ -59,12 +59,12 @@ def test_markdown_table_has_one_row_per_head():
     meta = {"dataset": "synthetic", "bundle": "b", "encoder": "e", "weights": "random",
             "train_videos": 316, "val_videos": 80, "frames": 8, "epochs": 1, "lr": 0.001,
             "batch_size": 8, "seed": 0, "temporal_views": 2, "crops": 1, "few_shot_k": 2,
-            "regions": "none"}
+            "regions": "none", "head_lr": {"alt": 0.0005}}
     table = markdown_table(rows, meta)
     assert "| head | top-1 | top-5 | 2-shot top-1 | parameters | GFLOPs/clip | train s |" in table
     assert sum(line.startswith("| alt |") for line in table.splitlines()) == 1
     assert "Random CLIP weights" in table
-    assert "lr 0.001, batch 8, seed 0" in table
+    assert "lr 0.001 (alt: 0.0005), batch 8, seed 0" in table
 
 
 def test_the_table_names_the_region_tokens_of_the_cache(features, region_features):
