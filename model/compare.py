@@ -21,6 +21,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 import yaml
 from torch.utils.flop_counter import FlopCounterMode
@@ -31,6 +32,7 @@ from model.errors import LearnerError
 from model.evaluate import evaluate
 from model.features.cache import FeatureCache
 from model.heads.text import ClassTexts
+from model.synthetic import order_accuracy
 from model.train import build_head, train
 
 HEADS = ("mean", "temporal", "storyboard", "asu", "alt")
@@ -64,8 +66,9 @@ def clip_gflops(head: torch.nn.Module, text: ClassTexts, frames: int, dim: int,
 
 
 def run_head(head: str, common: dict, out: Path, temporal_views: int,
-             few_shot_k: int | None) -> dict:
-    """Train + evaluate one head (and its few-shot twin); the row of the table."""
+             few_shot_k: int | None, val_labels: np.ndarray | None = None) -> dict:
+    """Train + evaluate one head (and its few-shot twin); the row of the table.
+    `val_labels`: on the synthetic dataset, also the within-pair order accuracy."""
     row: dict = {"head": head}
     for setting, extra in (("full", {}), ("few_shot", {"few_shot_k": few_shot_k})):
         if setting == "few_shot" and not few_shot_k:
@@ -79,6 +82,9 @@ def run_head(head: str, common: dict, out: Path, temporal_views: int,
             row |= {"top1": report["top1"], "top5": report["top5"],
                     "train_seconds": summary["seconds"], "checkpoint": summary["checkpoint"],
                     "config": cfg.model_dump()}
+            if val_labels is not None:
+                scores = np.load(out / "reports" / f"{head}-{setting}" / report["scores"])
+                row["order_accuracy"] = order_accuracy(scores, val_labels)
         else:
             row |= {"few_shot_top1": report["top1"], "few_shot_videos":
                     summary["train_videos"]}
@@ -131,11 +137,17 @@ def markdown_table(rows: list[dict], meta: dict) -> str:
         lines += ["Random CLIP weights: the text carries no meaning, so these numbers test "
                   "the plumbing and the use of frame order, not the text knowledge.", ""]
     few = meta.get("few_shot_k")
-    header = ["head", "top-1", "top-5"] + ([f"{few}-shot top-1"] if few else []) + [
-        "parameters", "GFLOPs/clip", "train s"]
+    order = all("order_accuracy" in r for r in rows)
+    if order:
+        lines += ["Within-pair order: the share of evaluation videos whose true class scores "
+                  "above its time reversal (0.5: the head does not read frame order).", ""]
+    header = (["head", "top-1", "top-5"] + (["within-pair order"] if order else [])
+              + ([f"{few}-shot top-1"] if few else []) + ["parameters", "GFLOPs/clip",
+                                                          "train s"])
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in rows:
         cells = [r["head"], f"{r['top1']:.3f}", f"{r['top5']:.3f}"]
+        cells += [f"{r['order_accuracy']:.3f}"] if order else []
         cells += [f"{r['few_shot_top1']:.3f}"] if few else []
         cells += [f"{r['parameters']:,}", f"{r['gflops_per_clip']:.4f}",
                   f"{r['train_seconds']:.1f}"]
@@ -167,6 +179,8 @@ def compare(bundle: str, train_features: str, val_features: str, out: str,
     train_cache, val_cache = FeatureCache.open(train_features), FeatureCache.open(val_features)
     region_meta = cache_regions(train_cache, val_cache)
     regions = None if region_meta is None else int(region_meta["tokens"])
+    # Synthetic classes come in time-reversal pairs: report whether a head reads order.
+    synthetic = loaded.manifest["dataset"]["name"] == "synthetic"
     rows = []
     for head in heads:
         common = {"bundle": bundle, "train_features": train_features,
@@ -174,7 +188,8 @@ def compare(bundle: str, train_features: str, val_features: str, out: str,
                   "lr": head_lr.get(head, lr), "batch_size": batch_size,
                   "frames": frames, "seed": seed, "progress": False, "device": device,
                   "head_options": head_options.get(head, {})}
-        row = run_head(head, common, out_dir, temporal_views, few_shot_k)
+        row = run_head(head, common, out_dir, temporal_views, few_shot_k,
+                       val_cache.labels if synthetic else None)
         rows.append(row | measure(row, bundle, frames, regions))
     meta = {"dataset": loaded.manifest["dataset"]["name"], "bundle": bundle,
             "encoder": loaded.encoder["id"], "weights": loaded.encoder.get("weights"),

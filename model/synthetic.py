@@ -48,6 +48,23 @@ def pair_of(class_id: int) -> int:
     return class_id // 2
 
 
+def twins() -> np.ndarray:
+    """twin[c]: the class whose clips are class c's clips played backwards."""
+    twin = np.arange(len(CLASSES))
+    for c, (_, _, reverses) in enumerate(CLASSES):
+        if reverses is not None:
+            twin[c], twin[reverses] = reverses, c
+    return twin
+
+
+def order_accuracy(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Within-pair order accuracy: the share of videos whose true class scores above its
+    time-reversed twin. An order-blind model sees the same frames either way and sits at
+    chance (0.5); top-1 would also reward telling the pairs apart, which needs no order."""
+    rows = np.arange(len(labels))
+    return float(np.mean(scores[rows, labels] > scores[rows, twins()[labels]]))
+
+
 def _canvas(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     background = rng.uniform(0, 90, 3)
     colour = rng.uniform(150, 255, 3)

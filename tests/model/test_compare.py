@@ -112,11 +112,14 @@ def test_compare_and_report_on_the_synthetic_features(bundle_dir, features, tmp_
     assert [r["head"] for r in result["rows"]] == list(HEADS)
     for row in result["rows"]:
         assert 0 <= row["top1"] <= row["top5"] <= 1
+        assert 0 <= row["order_accuracy"] <= 1  # synthetic: pairs of time reversals
         assert 0 <= row["few_shot_top1"] <= 1 and row["few_shot_videos"] == 20  # 2 × 10
         assert row["parameters"] > 0 and row["gflops_per_clip"] > 0
     by_head = {r["head"]: r for r in result["rows"]}
     assert by_head["alt"]["gflops_per_clip"] > by_head["mean"]["gflops_per_clip"]
     assert "| asu |" in (out / "comparison.md").read_text()
+    assert "| head | top-1 | top-5 | within-pair order | 2-shot top-1 |" in \
+        (out / "comparison.md").read_text()
     assert "Region tokens: none in the cache" in (out / "comparison.md").read_text()
 
     report = run_module(["model.report", "--bundle", str(bundle_dir), "--features",

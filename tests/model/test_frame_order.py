@@ -25,27 +25,13 @@ import pytest
 
 from model.evaluate import evaluate
 from model.features.cache import FeatureCache
-from model.synthetic import CLASSES
+from model.synthetic import CLASSES, order_accuracy, twins
 from tests.model.conftest import run_module
 
 TRAINING = ("epochs=30", "batch_size=8", "lr=1e-3", "progress=false")
 # ALT at lr 1e-3 collapsed on one machine's features (model.compare.HEAD_LR).
 SMALL_OPTIONS = {"asu": ("head_options={layers: 2, heads: 4}",),
                  "alt": ("head_options={blocks: 2, heads: 4}", "lr=5e-4")}
-
-
-def twins() -> np.ndarray:
-    """twin[c]: the class whose clips are class c's clips played backwards."""
-    twin = np.arange(len(CLASSES))
-    for c, (_, _, reverses) in enumerate(CLASSES):
-        if reverses is not None:
-            twin[c], twin[reverses] = reverses, c
-    return twin
-
-
-def order_accuracy(scores: np.ndarray, labels: np.ndarray) -> float:
-    rows = np.arange(len(labels))
-    return float(np.mean(scores[rows, labels] > scores[rows, twins()[labels]]))
 
 
 def train_and_evaluate(bundle_dir, features, out, head: str) -> dict:
