@@ -3,15 +3,17 @@ one comparison table (Markdown + JSON).
 
     python -m model.compare --bundle B --train-features TRAIN --val-features VAL \
         --out OUT [--heads mean,temporal,storyboard,asu,alt] [--epochs 30] [--lr 1e-3] \
-        [--batch-size 8] [--few-shot-k 2] [--temporal-views 2] [--head-options '{asu: {layers: 2}}']
+        [--batch-size 8] [--few-shot-k 2] [--temporal-views 2] [--head-lr '{alt: 5e-4}'] \
+        [--head-options '{asu: {layers: 2}}']
 
 Per head: top-1/top-5 on VAL (model.evaluate: softmax averaged over temporal views × the
 cached crops), the same after training on K videos per class (few-shot, seed 0), the
 head's trainable parameters, GFLOPs per clip of the head's forward pass counted by
 torch.utils.flop_counter.FlopCounterMode (the frozen CLIP backbone that produced the
 cached features is NOT included: it is the same for every head), and training time.
-Every head trains with the same seed, batches, epochs and learning rate: the only
-difference between rows is the head. All heads read the same caches; when they carry
+Every head trains with the same seed, batches, epochs and learning rate (except a head
+given its own in `--head-lr`; by default ALT, see HEAD_LR; the table states it): the
+only difference between rows is the head. All heads read the same caches; when they carry
 region tokens (extracted with `--regions`), asu and alt use them and the region-free heads
 ignore them, and the table states the cache's region method, r / R and K.
 """
@@ -27,7 +29,7 @@ import yaml
 from torch.utils.flop_counter import FlopCounterMode
 
 from model.bundle import load_bundle
-from model.config import TrainConfig
+from model.config import TrainConfig, validate_train_config
 from model.errors import LearnerError
 from model.evaluate import evaluate
 from model.features.cache import FeatureCache
@@ -73,8 +75,8 @@ def run_head(head: str, common: dict, out: Path, temporal_views: int,
     for setting, extra in (("full", {}), ("few_shot", {"few_shot_k": few_shot_k})):
         if setting == "few_shot" and not few_shot_k:
             continue
-        cfg = TrainConfig.model_validate(common | extra | {
-            "head": head, "out": str(out / "runs" / f"{head}-{setting}")})
+        cfg = validate_train_config(common | extra | {
+            "head": head, "out": str(out / "runs" / f"{head}-{setting}")}, f"head {head}")
         summary = train(cfg)
         report = evaluate(summary["checkpoint"], cfg.bundle, common["val_features"],
                           str(out / "reports" / f"{head}-{setting}"), temporal_views)
@@ -162,6 +164,17 @@ def markdown_table(rows: list[dict], meta: dict) -> str:
 HEAD_LR = {"alt": 5e-4}
 
 
+def per_head(mapping, what: str, heads: tuple[str, ...]) -> dict:
+    """A head -> setting mapping (`--head-options`, `--head-lr`), checked: a mapping of
+    heads being compared."""
+    if not isinstance(mapping, dict):
+        raise LearnerError(f"{what}: expected a mapping head -> value, got {mapping!r}")
+    unknown = set(mapping) - set(heads)
+    if unknown:
+        raise LearnerError(f"{what} for heads not compared: {sorted(unknown)}")
+    return mapping
+
+
 def compare(bundle: str, train_features: str, val_features: str, out: str,
             heads: tuple[str, ...] = HEADS, epochs: int = 30, lr: float = 1e-3,
             batch_size: int = 8,
@@ -170,11 +183,9 @@ def compare(bundle: str, train_features: str, val_features: str, out: str,
             head_lr: dict | None = None) -> dict:
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    head_options = head_options or {}
-    head_lr = HEAD_LR if head_lr is None else head_lr
-    unknown = set(head_options) - set(heads)
-    if unknown:
-        raise LearnerError(f"head options for heads not compared: {sorted(unknown)}")
+    head_options = per_head(head_options or {}, "head options", heads)
+    head_lr = ({h: v for h, v in HEAD_LR.items() if h in heads} if head_lr is None
+               else per_head(head_lr, "head lr", heads))
     loaded = load_bundle(bundle)
     train_cache, val_cache = FeatureCache.open(train_features), FeatureCache.open(val_features)
     region_meta = cache_regions(train_cache, val_cache)
@@ -195,7 +206,7 @@ def compare(bundle: str, train_features: str, val_features: str, out: str,
             "encoder": loaded.encoder["id"], "weights": loaded.encoder.get("weights"),
             "train_videos": len(train_cache), "val_videos": len(val_cache),
             "frames": frames, "epochs": epochs, "lr": lr,
-            "head_lr": {h: v for h, v in head_lr.items() if h in heads},
+            "head_lr": head_lr,
             "batch_size": batch_size,
             "seed": seed,
             "temporal_views": temporal_views, "crops": int(val_cache.meta["crops"]),
@@ -224,19 +235,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--temporal-views", type=int, default=2)
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--head-lr", default=json.dumps(HEAD_LR),
-                        help="YAML mapping head -> its own lr, e.g. '{alt: 5e-4}'")
+    parser.add_argument("--head-lr", default=None,
+                        help=f"YAML mapping head -> its own lr (default {HEAD_LR}); '{{}}': "
+                             "every head at --lr")
     parser.add_argument("--head-options", default="{}",
                         help="YAML mapping head -> options, e.g. '{alt: {blocks: 2}}'")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     args = parser.parse_args(argv)
+
+    def mapping(option: str, text: str | None):
+        try:
+            return None if text is None else yaml.safe_load(text) or {}
+        except yaml.YAMLError as err:
+            raise LearnerError(f"{option} {text!r}: not YAML ({err.problem})") from None
+
     try:
         result = compare(args.bundle, args.train_features, args.val_features, args.out,
                          tuple(h for h in args.heads.split(",") if h), args.epochs, args.lr,
                          args.batch_size,
                          args.few_shot_k or None, args.temporal_views, args.frames,
-                         args.seed, yaml.safe_load(args.head_options) or {}, args.device,
-                         yaml.safe_load(args.head_lr) or {})
+                         args.seed, mapping("--head-options", args.head_options),
+                         args.device, mapping("--head-lr", args.head_lr))
     except LearnerError as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -108,8 +108,13 @@ def load_train_config(path: str | None, overrides: list[str]) -> TrainConfig:
         if not sep:
             raise LearnerError(f"override {item!r}: expected key=value")
         raw[key.strip().replace("-", "_")] = yaml.safe_load(value)
+    return validate_train_config(raw, f"config {path or '(command line)'}")
+
+
+def validate_train_config(raw: dict, where: str) -> TrainConfig:
+    """TrainConfig from `raw`; a LearnerError naming `where` and each bad field if invalid."""
     try:
         return TrainConfig.model_validate(raw)
     except ValidationError as err:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
-        raise LearnerError(f"config {path or '(command line)'}: {problems}") from None
+        raise LearnerError(f"{where}: {problems}") from None

@@ -84,16 +84,38 @@ def test_the_table_names_the_region_tokens_of_the_cache(features, region_feature
                       FeatureCache.open(features["val"]))
 
 
+def run_compare(bundle_dir, features, out, *options: str):
+    """model.compare through its CLI; the completed process."""
+    return run_module(["model.compare", "--bundle", str(bundle_dir),
+                       "--train-features", str(features["train"]),
+                       "--val-features", str(features["val"]), "--out", str(out),
+                       "--epochs", "1", *options])
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--head-lr", "{alx: 1e-4}", "head lr for heads not compared: ['alx']"),
+    ("--head-lr", "5e-4", "head lr: expected a mapping head -> value, got '5e-4'"),
+    ("--head-lr", "{alt: [", "--head-lr '{alt: [': not YAML"),
+    ("--head-options", "{alt: {blocks: 1}", "--head-options '{alt: {blocks: 1}': not YAML"),
+    ("--head-lr", "{alt: -1}", "head alt: lr: Input should be greater than 0"),
+])
+def test_bad_per_head_settings_are_refused_by_name(option, value, message, bundle_dir,
+                                                   features, tmp_path):
+    done = run_compare(bundle_dir, features, tmp_path / "compare", "--heads", "alt",
+                       option, value)
+    assert done.returncode == 2
+    assert message in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "compare" / "comparison.json").exists()
+
+
 @pytest.mark.slow
 def test_compare_on_region_features_states_them(bundle_dir, region_features, tmp_path):
     out = tmp_path / "compare"
-    done = run_module(["model.compare", "--bundle", str(bundle_dir),
-                       "--train-features", str(region_features["train"]),
-                       "--val-features", str(region_features["val"]), "--out", str(out),
-                       "--heads", "mean,alt", "--epochs", "1", "--few-shot-k", "0",
-                       "--head-options", "{alt: {blocks: 1, heads: 4}}"])
+    done = run_compare(bundle_dir, region_features, out, "--heads", "mean,alt",
+                       "--few-shot-k", "0", "--head-options", "{alt: {blocks: 1, heads: 4}}")
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads((out / "comparison.json").read_text())
+    assert result["meta"]["head_lr"] == {"alt": 0.0005}  # model.compare.HEAD_LR
     assert result["meta"]["region_tokens"]["tokens"] == REGION_TOKENS
     assert f"Region tokens: ToMe (`--regions tome`), r = 1, K = {REGION_TOKENS} per frame." \
         in (out / "comparison.md").read_text()
@@ -103,10 +125,7 @@ def test_compare_on_region_features_states_them(bundle_dir, region_features, tmp
 @pytest.mark.slow
 def test_compare_and_report_on_the_synthetic_features(bundle_dir, features, tmp_path):
     out = tmp_path / "compare"
-    done = run_module(["model.compare", "--bundle", str(bundle_dir),
-                       "--train-features", str(features["train"]),
-                       "--val-features", str(features["val"]), "--out", str(out),
-                       "--epochs", "1", "--head-options", SMALL])
+    done = run_compare(bundle_dir, features, out, "--head-options", SMALL)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads((out / "comparison.json").read_text())
     assert [r["head"] for r in result["rows"]] == list(HEADS)
