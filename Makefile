@@ -2,8 +2,12 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
-BIN := $(VENV)/bin
+BIN ?= $(VENV)/bin
 STAMP := $(VENV)/.subtext-setup
+
+# `make train SETUP= BIN=/path/venv/bin` uses another environment as it is (e.g. one with
+# only `pip install .[learner]`), without setting up .venv.
+SETUP ?= setup
 
 DATASET ?= hmdb51
 CLASSES ?=
@@ -22,31 +26,31 @@ $(STAMP): requirements.lock pyproject.toml scripts/setup.sh scripts/setup_wordne
 	PYTHON=$(PYTHON) VENV=$(VENV) bash scripts/setup.sh
 	touch $@
 
-corpus: setup
+corpus: $(SETUP)
 	$(BIN)/subtext corpus build --dataset $(DATASET) \
 	  $(if $(CLASSES),--classes $(CLASSES)) $(if $(OUT),--out $(OUT)) \
 	  $(if $(CONFIG),--config $(CONFIG)) \
 	  $(if $(CLIP),--clip $(CLIP) --pretrained $(PRETRAINED))
 
-verify: setup
+verify: $(SETUP)
 	$(BIN)/subtext corpus verify $(or $(OUT),artifacts/corpora/$(DATASET))
 
-test: setup
+test: $(SETUP)
 	$(BIN)/python -m pytest -q
 
-test-fast: setup
+test-fast: $(SETUP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
-lint: setup
+lint: $(SETUP)
 	$(BIN)/ruff check .
 
-bench: setup
+bench: $(SETUP)
 	$(BIN)/python -m bench.corpus_bench
 
 # Offline demo of the learner on generated clips (random CLIP weights: plumbing, not accuracy).
 SYN := artifacts/synthetic
 SYN_BUNDLE := artifacts/corpora/synthetic
-train: setup
+train: $(SETUP)
 	$(BIN)/python -m model.synthetic --out $(SYN)/clips --train-per-class 32 --val-per-class 8 --corrupt 4
 	$(BIN)/subtext corpus build --dataset synthetic --config data/configs/synthetic.yaml --out $(SYN_BUNDLE)
 	$(BIN)/python -m model.features.extract --bundle $(SYN_BUNDLE) --list $(SYN)/clips/train.txt --out $(SYN)/features/train
@@ -75,7 +79,7 @@ SYN_REGIONS := --regions tome --r 1 --tokens 4
 COMPARE_BUNDLE ?= $(if $(filter synthetic,$(DATASET)),$(SYN_BUNDLE),artifacts/corpora/$(DATASET))
 COMPARE_FEATURES ?= $(if $(filter synthetic,$(DATASET)),$(SYN)/features-tome,artifacts/$(DATASET)/features)
 COMPARE_OUT ?= artifacts/$(DATASET)/compare
-compare: setup
+compare: $(SETUP)
 	if [ "$(DATASET)" = synthetic ]; then \
 	  $(BIN)/python -m model.synthetic --out $(SYN)/clips --train-per-class 32 --val-per-class 8 --corrupt 4 && \
 	  $(BIN)/subtext corpus build --dataset synthetic --config data/configs/synthetic.yaml --out $(SYN_BUNDLE) && \
@@ -87,7 +91,7 @@ compare: setup
 	$(BIN)/python -m model.report --bundle $(COMPARE_BUNDLE) --features $(COMPARE_FEATURES)/val \
 	  --comparison $(COMPARE_OUT)/comparison.json --out $(COMPARE_OUT)/interpretability
 
-ui: setup
+ui: $(SETUP)
 	VENV=$(VENV) bash scripts/ui.sh start
 
 ui-stop:

@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def _cli(*args: str, env: dict) -> tuple[float, str]:
     started = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "corpus.cli", *args], cwd=REPO, env=env,
+    out = subprocess.run([sys.executable, "-m", "pipelines.cli", *args], cwd=REPO, env=env,
                          capture_output=True, text=True, check=True).stdout
     return time.perf_counter() - started, out
 

@@ -10,11 +10,12 @@ its own and no level answers from another's cache.
 
 The client side is the pipeline's own generation path: one LLMClient per model (its
 semaphore set to the level's `concurrency`, as a user writes it in the config), one
-LLMSource per (model, prompt), and classes fanned out over as many threads as `run_build`
-gives Prefect's task runner (the sum of the endpoints' concurrency). A class task asks
-its 12 questions one after another, so at most 3 × concurrency requests are in flight;
-the ideal throughput is that number / latency. Prefect's own per-task overhead is not in
-these numbers (the flow adds one task run per class, not per request).
+LLMSource per (model, prompt), and classes fanned out over as many threads as
+`corpus.pipeline.build` gives its per-class step (the sum of the endpoints' concurrency).
+A class task asks its 12 questions one after another, so at most 3 × concurrency
+requests are in flight; the ideal throughput is that number / latency. Prefect's own
+per-task overhead is not in these numbers (the flow adds one task run per class, not per
+request).
 """
 
 import argparse
@@ -34,12 +35,12 @@ MODELS = ("model-a", "model-b", "model-c")
 
 def run_level(base_url: str, concurrency: int, classes: int, dataset: str) -> dict:
     """One level, in this (fresh) process: generate every class through the pipeline path."""
-    from corpus.build import generate_class
     from corpus.cache import KeyValueCache
     from corpus.classes import load_class_list
     from corpus.config import Endpoint
     from corpus.llm.client import LLMClient
     from corpus.prompts import load_prompt_set
+    from corpus.sources import ClassSources, generate_class
     from corpus.subtexts import LLMSource
 
     prompts = load_prompt_set("subtexts-v1")
@@ -49,8 +50,9 @@ def run_level(base_url: str, concurrency: int, classes: int, dataset: str) -> di
         clients = [LLMClient(Endpoint(name=m, base_url=base_url, model=m, timeout_s=30,
                                       concurrency=concurrency), cache, Path(tmp) / "logs")
                    for m in MODELS]
-        sources = [LLMSource(c, prompts, q, 4) for c in clients for q in prompts.questions]
-        workers = sum(c.endpoint.concurrency for c in clients)  # as pipelines.run_build
+        sources = ClassSources([LLMSource(c, prompts, q, 4) for c in clients
+                                for q in prompts.questions], [])
+        workers = sum(c.endpoint.concurrency for c in clients)  # as corpus.pipeline.build
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=workers) as pool:
             generated = list(pool.map(lambda a: generate_class(a, sources), actions))

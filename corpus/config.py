@@ -1,5 +1,6 @@
 """Corpus build configuration: YAML validated by typed models, defaults that run offline."""
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -45,6 +46,17 @@ class Endpoint(_Strict):
     def embedded(self) -> bool:
         return self.base_url == EMBEDDED
 
+    def api_key(self) -> str:
+        """The key from the environment variable `api_key_env` names (read when asked,
+        never stored); local servers ignore the key, but the client insists on one."""
+        if self.api_key_env is None:
+            return "not-needed"
+        value = os.environ.get(self.api_key_env)
+        if not value:
+            raise ConfigError(
+                f"endpoint {self.name}: environment variable {self.api_key_env} is not set")
+        return value
+
 
 def embedded_endpoint() -> Endpoint:
     return Endpoint(
@@ -87,10 +99,19 @@ class ClipEncoder(_Strict):
 class ImportSpec(_Strict):
     """Text knowledge released by another project, brought in as candidate sets."""
 
-    format: Literal["cupl", "ost", "froster", "csv"]
+    format: str  # a name in corpus.formats.FORMATS
     path: str
     priority: int = Field(0, ge=0)
     label: str | None = None
+
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, v: str) -> str:
+        from corpus.formats import FORMATS
+
+        if v not in FORMATS:
+            raise ValueError(f"unknown import format {v!r}; choose one of {', '.join(FORMATS)}")
+        return v
 
 
 class CorpusConfig(_Strict):
@@ -110,7 +131,7 @@ class CorpusConfig(_Strict):
     embed_batch_size: int = Field(64, ge=1)
     # Semantic units and entities (ASU, ALT).
     unit_prompts: str = "units-v1"
-    # How an entity is embedded (METHODS §5, [ours]); "{description}" is left out when an
+    # How an entity is embedded (docs/methods.md §5, [ours]); "{description}" is left out when an
     # entity has none.
     entity_template: str = "{entity}, {description}"
     # One-sentence descriptions of multi-word entities come from the first configured

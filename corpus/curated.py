@@ -10,17 +10,16 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from contract import UNIT_KINDS
 from corpus.classes import ActionClass, ClassList
 from corpus.errors import SubtextError
 from corpus.paths import data_dir
 from corpus.subtexts import Candidate
-from corpus.text import added_content_words, jaccard, words
+from corpus.text import CURATED_MAX_JACCARD, added_content_words, jaccard, words
 
-UNIT_KINDS = ("body_parts", "objects", "scenes", "motions")
 PERSPECTIVES = ("temporal_phases", "body_movements", "objects_and_scene")
 SUBTEXT_WORDS = (4, 15)
 UNIT_WORDS = (1, 4)
-NEAR_DUPLICATE_JACCARD = 0.7
 MIN_ADDED_WORDS = 2
 
 
@@ -157,7 +156,7 @@ def _lint_class(entry: CuratedClass, label: str) -> list[str]:
         all_subtexts += subtexts
     for i, a in enumerate(all_subtexts):
         for b in all_subtexts[i + 1 :]:
-            if jaccard(a, b) >= NEAR_DUPLICATE_JACCARD:
+            if jaccard(a, b) >= CURATED_MAX_JACCARD:
                 problems.append(f"near-duplicate sub-texts: {a!r} / {b!r}")
     unknown = sorted(set(entry.units) - set(UNIT_KINDS))
     if unknown:

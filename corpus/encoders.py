@@ -6,7 +6,6 @@ all-MiniLM-L6-v2 sentence encoder (pooled only, used for TPP when no real CLIP
 weights are available). Embeddings are cached by (encoder id, weights hash, text).
 """
 
-import hashlib
 import io
 import os
 from collections.abc import Callable, Iterable
@@ -17,11 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from corpus.bundle import file_sha256
+import contract
+from contract import file_sha256
+from contract.clip import create_clip_model, is_clip_model
 from corpus.cache import KeyValueCache, cache_key
 from corpus.config import ClipEncoder
 from corpus.errors import ConfigError
-from corpus.paths import cache_dir, data_dir
+from corpus.paths import cache_dir
 
 MINILM_ID = "minilm-l6-v2"
 
@@ -46,16 +47,6 @@ class Encoded:
             if "tokens" in z:
                 return Encoded(z["pooled"], z["tokens"], z["token_ids"])
             return Encoded(z["pooled"])
-
-
-def state_dict_sha256(state_dict: dict) -> str:
-    """The weights hash in the bundle contract (docs/corpus-format.md): sha256 over the
-    state_dict's tensors in its own key order, each as contiguous CPU float32 bytes."""
-    digest = hashlib.sha256()
-    for key, tensor in state_dict.items():
-        digest.update(key.encode())
-        digest.update(tensor.detach().to("cpu").float().contiguous().numpy().tobytes())
-    return digest.hexdigest()
 
 
 class MiniLMEncoder:
@@ -99,15 +90,6 @@ class MiniLMEncoder:
         }
 
 
-def register_clip_configs() -> None:
-    """Make the project's own open_clip architectures (data/clip_configs) loadable by name."""
-    import open_clip
-
-    folder = data_dir() / "clip_configs"
-    if folder.is_dir():
-        open_clip.add_model_config(folder)
-
-
 class OpenClipEncoder:
     has_tokens = True
 
@@ -115,23 +97,18 @@ class OpenClipEncoder:
         import open_clip
         import torch
 
-        register_clip_configs()
         self.spec = spec
         self.random = spec.pretrained == "random"
-        if spec.model not in open_clip.list_models():
+        if not is_clip_model(spec.model):
             raise ConfigError(f"encoder {spec.model!r} is not an open_clip model name")
         try:
-            if self.random:
-                torch.manual_seed(spec.seed)
-                model = open_clip.create_model(spec.model, pretrained=None)
-            else:
-                model = open_clip.create_model(spec.model, pretrained=spec.pretrained)
+            model = create_clip_model(spec.model, spec.pretrained, spec.seed)
         except (RuntimeError, OSError, ValueError) as err:
             raise ConfigError(
                 f"encoder {spec.model} with pretrained={spec.pretrained!r}: could not load "
                 f"weights ({str(err)[:200]}). Offline, pass a local checkpoint path."
             ) from None
-        self.model = model.eval()
+        self.model = model
         self.tokenizer = open_clip.get_tokenizer(spec.model)
         self.tower = model.text if hasattr(model, "text") else model
         self.pool_type = getattr(self.tower, "text_pool_type",
@@ -141,7 +118,7 @@ class OpenClipEncoder:
                 f"encoder {spec.model}: per-token embeddings need a CLIP-style text tower "
                 f"with argmax (EOT) pooling; this one pools by {self.pool_type!r}"
             )
-        self.weights_sha256 = state_dict_sha256(model.state_dict())
+        self.weights_sha256 = contract.state_dict_sha256(model.state_dict())
         proj = self.tower.text_projection
         self.dim = int(proj.out_features if isinstance(proj, torch.nn.Linear) else proj.shape[-1])
         self.context_length = int(self.tokenizer.context_length)

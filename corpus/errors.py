@@ -23,3 +23,8 @@ class LLMError(SubtextError):
 
 class LLMFatalError(LLMError):
     """An endpoint refusal no retry can fix (bad key, unknown model): stops the run."""
+
+
+class ReplyInvalid(ValueError):
+    """A reply that arrived but does not match the requested structure (re-asked by the
+    LLM client up to its `attempts`; never shown to a user as an error of theirs)."""

@@ -3,11 +3,9 @@
 import os
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from contract.paths import REPO_ROOT, data_dir
 
-
-def data_dir() -> Path:
-    return Path(os.environ.get("SUBTEXT_DATA", REPO_ROOT / "data"))
+__all__ = ["REPO_ROOT", "cache_dir", "data_dir"]
 
 
 def cache_dir() -> Path:

@@ -1,14 +1,20 @@
-"""Scoring and selecting candidate sets per class with TPP (METHODS.md §1b).
+"""Scoring and selecting candidate sets per class with TPP (docs/methods.md §1b).
 
 Degenerate sets are rejected, with the reason recorded, before TPP is computed:
-TPP is unbounded for them and would otherwise win.
+TPP is unbounded for them and would otherwise win. Selection is tiered: TPP picks among
+the valid sets of the best (lowest) priority tier that has one.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from corpus.config import TPPConfig
+from corpus.classes import ActionClass
+from corpus.config import CorpusConfig, TPPConfig
+from corpus.encoders import EmbeddingCache, TextEncoder, create_encoder
+from corpus.errors import SubtextError
+from corpus.sources import Failure, GeneratedClass
 from corpus.subtexts import Candidate, textual_reject_reason
 from corpus.tpp import tpp_terms
 
@@ -86,3 +92,85 @@ def select(scored: list[ScoredCandidate], priority: dict[str, int]) -> int | Non
     in_tier = [s for s in valid if priority.get(s.candidate.source, 0) == tier]
     # Ties go to the earlier source, so selection is deterministic.
     return max(in_tier, key=lambda s: (s.tpp, -s.candidate_id)).candidate_id
+
+
+@dataclass
+class ScoredClass:
+    action: ActionClass
+    text: str
+    scored: list[ScoredCandidate]
+    failures: list[Failure]
+
+    @property
+    def selected(self) -> ScoredCandidate | None:
+        return next((s for s in self.scored if s.selected), None)
+
+
+def tpp_encoder(cfg: CorpusConfig) -> TextEncoder:
+    choice = cfg.tpp.encoder
+    if choice == "auto":
+        real = [e for e in cfg.encoders if e.pretrained != "random"]
+        return create_encoder(real[0]) if real else create_encoder("minilm")
+    if choice == "clip":
+        if not cfg.encoders:
+            raise SubtextError("tpp.encoder is 'clip' but no encoders are configured")
+        return create_encoder(cfg.encoders[0])
+    return create_encoder(choice)
+
+
+def class_text(cfg: CorpusConfig, action: ActionClass) -> str:
+    return cfg.class_template.format(action.label)
+
+
+def tpp_texts(cfg: CorpusConfig, generated: list[GeneratedClass]) -> list[str]:
+    """The distinct texts TPP needs: class texts and every candidate's sub-texts."""
+    texts = [class_text(cfg, g.action) for g in generated]
+    texts += [s for g in generated for _, c in g.candidates for s in c.subtexts]
+    return list(dict.fromkeys(texts))
+
+
+def score_classes(cfg: CorpusConfig, generated: list[GeneratedClass], encoder: TextEncoder,
+                  cache: EmbeddingCache, priority: dict[str, int],
+                  progress: Callable[[int], None] | None = None) -> list[ScoredClass]:
+    vectors = cache.embed(encoder, tpp_texts(cfg, generated), batch_size=cfg.embed_batch_size,
+                          progress=progress)
+    pooled = {t: e.pooled for t, e in vectors.items()}
+    out = []
+    for g in generated:
+        text = class_text(cfg, g.action)
+        scored = score_class(g.action.label, pooled[text], g.candidates, pooled,
+                             cfg.n_subtexts, cfg.tpp, priority)
+        out.append(ScoredClass(g.action, text, scored, g.failures))
+    return out
+
+
+def tpp_summary(cfg: CorpusConfig, scored: list[ScoredClass], encoder: TextEncoder,
+                priority: dict[str, int]) -> dict:
+    by_source: dict[str, list[float]] = {}
+    selected: dict[str, int] = {}
+    for s in scored:
+        for cand in s.scored:
+            if cand.tpp is not None:
+                by_source.setdefault(cand.candidate.source, []).append(cand.tpp)
+        if s.selected:
+            selected[s.selected.candidate.source] = selected.get(s.selected.candidate.source, 0) + 1
+    chosen = [s.selected.tpp for s in scored if s.selected]
+    # What plain TPP (one tier) would have picked, to report what the tiers changed.
+    plain: dict[str, int] = {}
+    for s in scored:
+        best = select(s.scored, {})
+        if best is not None:
+            src = next(c.candidate.source for c in s.scored if c.candidate_id == best)
+            plain[src] = plain.get(src, 0) + 1
+    return {
+        "encoder": encoder.id,
+        "alpha": cfg.tpp.alpha, "beta": cfg.tpp.beta, "epsilon": cfg.tpp.epsilon,
+        "near_duplicate_cosine": cfg.tpp.near_duplicate_cosine,
+        "mean_by_source": {k: float(np.mean(v)) for k, v in sorted(by_source.items())},
+        "valid_by_source": {k: len(v) for k, v in sorted(by_source.items())},
+        "selection": "highest TPP among valid sets of the best priority tier",
+        "priority_by_source": priority,
+        "selected_by_source": dict(sorted(selected.items())),
+        "selected_by_source_plain_tpp": dict(sorted(plain.items())),
+        "dataset_mean": float(np.mean(chosen)) if chosen else None,
+    }

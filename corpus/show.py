@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from corpus import bundle as store
+from corpus import store
 from corpus.errors import SubtextError
 
 

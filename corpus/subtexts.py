@@ -1,4 +1,4 @@
-"""Sub-text candidate sets (Storyboard/SFAR, METHODS.md §1a): where they are generated and checked.
+"""Sub-text candidate sets (Storyboard/SFAR, docs/methods.md §1a): generated and checked.
 
 A *source* turns one action class into one candidate set of N sub-texts. An LLM
 source is a (model, question prompt) pair; a curated source is one perspective of
@@ -8,19 +8,20 @@ picks one set per class.
 
 import re
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from corpus.classes import ActionClass
-from corpus.llm.client import LLMClient, ReplyInvalid
+from corpus.errors import ReplyInvalid
 from corpus.prompts import PromptSet, Question
-from corpus.text import jaccard, normalise
+from corpus.text import NEAR_DUPLICATE_JACCARD, jaccard, normalise
+
+if TYPE_CHECKING:  # the client pulls in openai; sources only hold one
+    from corpus.llm.client import LLMClient
 
 # A reply may not smuggle raw newlines or control characters into a sub-text; the
-# pattern also makes llama.cpp's grammar keep strings on one line (OFFLINE.md).
+# pattern also makes llama.cpp's grammar keep strings on one line (docs/offline.md).
 SUBTEXT_PATTERN = r"^[A-Za-z0-9 ,.;:'()/-]{1,120}$"
 MAX_SUBTEXT_CHARS = 200
-# Word-set overlap at which two sub-texts say the same thing in other words.
-NEAR_DUPLICATE_JACCARD = 0.8
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ def textual_reject_reason(label: str, subtexts: tuple[str, ...], n: int) -> str 
 class LLMSource:
     """One (model, question prompt) pair."""
 
-    client: LLMClient
+    client: "LLMClient"
     prompts: PromptSet
     question: Question
     n: int

@@ -2,6 +2,13 @@
 
 import re
 
+# Word-set overlap (Jaccard) at which two sub-texts say the same thing in other words: a
+# candidate set with such a pair is degenerate and rejected before TPP. The project's own
+# curated text is held to a stricter bar by its linter, so that paraphrases within a
+# class cannot pass as distinct steps.
+NEAR_DUPLICATE_JACCARD = 0.8
+CURATED_MAX_JACCARD = 0.7
+
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
 STOPWORDS = frozenset(

@@ -1,4 +1,4 @@
-"""Text prompt perplexity (TPP), Storyboard/SFAR supplementary A.3 (METHODS.md §1b).
+"""Text prompt perplexity (TPP), Storyboard/SFAR supplementary A.3 (docs/methods.md §1b).
 
     sigma_n = (sim(t, s_n) + 1) / 2                                   relatedness
     delta_n = 1 - 1/(N-1) * sum_{n' != n} (sim(s_n, s_n') + 1) / 2    diversity

@@ -12,15 +12,17 @@ class_units.parquet, entities.parquet and class_entities.parquet.
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from corpus.classes import ActionClass
 from corpus.curated import CuratedText
-from corpus.errors import ConfigError, SubtextError
-from corpus.llm.client import LLMClient, ReplyInvalid
+from corpus.errors import ConfigError, ReplyInvalid, SubtextError
 from corpus.prompts import resolve_prompt_path
+
+if TYPE_CHECKING:  # the client pulls in openai; sources only hold one
+    from corpus.llm.client import LLMClient
 
 UNIT_ITEM_PATTERN = r"^[A-Za-z0-9 '/-]{1,60}$"
 MAX_ITEMS = 8
@@ -121,7 +123,7 @@ def parse_units_reply(reply: Any, kinds: tuple[str, ...]) -> tuple[dict, tuple[s
 
 @dataclass
 class LLMUnitSource:
-    client: LLMClient
+    client: "LLMClient"
     prompts: UnitPrompts
     question: UnitQuestion
     kind: str = "llm"
@@ -187,7 +189,7 @@ def parse_description(reply: Any) -> str:
     return text
 
 
-def describe_phrase(client: LLMClient, prompts: UnitPrompts, phrase: str, label: str) -> str:
+def describe_phrase(client: "LLMClient", prompts: UnitPrompts, phrase: str, label: str) -> str:
     """ALT: an LLM-written one-sentence visual description of a multi-word entity."""
     text = prompts.description.format(phrase=phrase, label=label)
     return client.complete_json(prompts.messages(text), description_schema(),

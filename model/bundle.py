@@ -1,10 +1,9 @@
-"""Reading a corpus bundle (docs/corpus-format.md, schema version 1) and verifying it.
+"""Reading a corpus bundle (the `contract` package; docs/corpus-format.md) and verifying it.
 
 Every file the learner reads is checked against the manifest's sha256 before use; the
 learner trusts nothing else about the bundle and never imports the pipeline.
 """
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,10 +11,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
+import contract
 from model.errors import LearnerError
-
-FORMAT = "subtext-corpus"
-SCHEMA_VERSION = 1
 
 
 @dataclass
@@ -74,25 +71,18 @@ class Bundle:
         return self.encoder.get("weights") == "random"
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def read_manifest(root: Path) -> dict:
-    path = root / "manifest.json"
+    path = root / contract.MANIFEST
     if not path.is_file():
         raise LearnerError(f"{root}: not a corpus bundle (no manifest.json; an incomplete "
                            f"build leaves none)")
-    manifest = json.loads(path.read_text())
-    if manifest.get("format") != FORMAT:
-        raise LearnerError(f"{path}: format is {manifest.get('format')!r}, expected {FORMAT!r}")
-    if manifest.get("schema_version") != SCHEMA_VERSION:
-        raise LearnerError(f"{path}: schema_version {manifest.get('schema_version')!r}; this "
-                           f"learner reads schema version {SCHEMA_VERSION}")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise LearnerError(f"{path}: not valid JSON ({err})") from None
+    problem = contract.check_manifest(manifest)
+    if problem:
+        raise LearnerError(f"{path}: {problem}")
     return manifest
 
 
@@ -104,7 +94,7 @@ def verified_path(root: Path, manifest: dict, name: str) -> Path:
     path = root / name
     if not path.is_file():
         raise LearnerError(f"{path}: listed in the manifest but missing")
-    actual = file_sha256(path)
+    actual = contract.file_sha256(path)
     if actual != entry["sha256"]:
         raise LearnerError(f"{path}: sha256 {actual} does not match the manifest's "
                            f"{entry['sha256']} — the file was changed after the bundle was "
@@ -162,7 +152,7 @@ def load_bundle(root: str | Path, encoder_id: str | None = None) -> Bundle:
     root = Path(root)
     manifest = read_manifest(root)
     encoder = choose_encoder(manifest, encoder_id)
-    emb_name = encoder.get("file") or f"embeddings/{encoder['id']}.parquet"
+    emb_name = encoder.get("file") or contract.embeddings_file(encoder["id"])
     classes = pq.read_table(verified_path(root, manifest, "classes.parquet")).to_pylist()
     subtexts = pq.read_table(verified_path(root, manifest, "subtexts.parquet")).to_pylist()
     emb = pq.read_table(verified_path(root, manifest, emb_name)).to_pylist()

@@ -1,46 +1,20 @@
 """The frozen open_clip model the learner shares with the bundle's text encoder.
 
-Architectures are data (`data/clip_configs/*.json`, registered with open_clip by name).
-Random weights are `torch.manual_seed(seed)` then `open_clip.create_model(name,
-pretrained=None)`: the corpus pipeline does the same, so both ends hold the same
-random model and the weights hash proves it (docs/learner.md, "weights hash").
+It is built by the contract's recipe (contract/clip.py: architectures as data in
+`data/clip_configs`, seeded random weights or a checkpoint), which the corpus pipeline
+uses too, and proven identical by the contract's weights hash (docs/learner.md,
+"weights hash").
 """
 
-import hashlib
 import logging
-import os
-from pathlib import Path
 
 import torch
 
+from contract import state_dict_sha256
+from contract.clip import clip_configs_dir, create_clip_model, is_clip_model
 from model.errors import LearnerError
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def clip_configs_dir() -> Path:
-    data = Path(os.environ.get("SUBTEXT_DATA", REPO_ROOT / "data"))
-    return data / "clip_configs"
-
-
-def register_clip_configs() -> None:
-    """Make the project's own open_clip architectures loadable by name."""
-    import open_clip
-
-    folder = clip_configs_dir()
-    if folder.is_dir():
-        open_clip.add_model_config(folder)
-
-
-def state_dict_sha256(state_dict: dict[str, torch.Tensor]) -> str:
-    """sha256 over the state_dict in its own key order: for each entry, the key's UTF-8
-    bytes, then the tensor's contiguous CPU float32 bytes (native little-endian).
-    The corpus pipeline computes the same digest for the manifest's `weights_sha256`."""
-    digest = hashlib.sha256()
-    for key, tensor in state_dict.items():
-        digest.update(key.encode())
-        digest.update(tensor.detach().to("cpu").float().contiguous().numpy().tobytes())
-    return digest.hexdigest()
+__all__ = ["clip_for_encoder_entry", "create_clip", "state_dict_sha256"]
 
 
 def create_clip(model_name: str, pretrained: str, seed: int | None = 0) -> torch.nn.Module:
@@ -48,24 +22,16 @@ def create_clip(model_name: str, pretrained: str, seed: int | None = 0) -> torch
 
     `pretrained` is `random` (seeded random weights), a local checkpoint path, or an
     open_clip tag (needs the network)."""
-    import open_clip
-
-    register_clip_configs()
-    if model_name not in open_clip.list_models():
+    if not is_clip_model(model_name):
         raise LearnerError(f"{model_name!r} is not an open_clip model name "
                            f"(nor a config in {clip_configs_dir()})")
     # open_clip logs a warning for every randomly initialised model; we say so ourselves.
     logging.getLogger().setLevel(max(logging.getLogger().level, logging.ERROR))
     try:
-        if pretrained == "random":
-            torch.manual_seed(0 if seed is None else seed)
-            model = open_clip.create_model(model_name, pretrained=None)
-        else:
-            model = open_clip.create_model(model_name, pretrained=pretrained)
+        return create_clip_model(model_name, pretrained, seed)
     except (RuntimeError, OSError, ValueError) as err:
         raise LearnerError(f"open_clip {model_name} pretrained={pretrained!r}: could not "
                            f"load weights ({str(err)[:200]})") from None
-    return model.eval()
 
 
 def clip_for_encoder_entry(entry: dict, checkpoint: str | None = None) -> torch.nn.Module:

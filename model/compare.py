@@ -29,13 +29,14 @@ import yaml
 from torch.utils.flop_counter import FlopCounterMode
 
 from model.bundle import load_bundle
+from model.checkpoint import head_from_config
 from model.config import TrainConfig, validate_train_config
 from model.errors import LearnerError
 from model.evaluate import evaluate
 from model.features.cache import FeatureCache
 from model.heads.text import ClassTexts
 from model.synthetic import order_accuracy
-from model.train import build_head, train
+from model.train import train
 
 HEADS = ("mean", "temporal", "storyboard", "asu", "alt")
 
@@ -97,7 +98,7 @@ def measure(row: dict, bundle_dir: str, dim_frames: int, regions: int | None) ->
     """Parameters and GFLOPs of the head as trained (its config from the run)."""
     cfg = TrainConfig.model_validate(row["config"])
     bundle = load_bundle(bundle_dir, cfg.encoder)
-    head = build_head(cfg, bundle.dim, bundle)
+    head = head_from_config(cfg, bundle)
     text = ClassTexts.from_bundle(bundle, cfg.drop_sot)
     return {"parameters": parameter_count(head),
             "gflops_per_clip": clip_gflops(head, text, dim_frames, bundle.dim, regions)}

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from model.bundle import file_sha256
+from contract import file_sha256
 from model.errors import LearnerError
 from model.features.cache import FeatureCache
 from model.video.lists import read_list
@@ -118,3 +118,13 @@ def view_regions(regions: np.ndarray, frames: int, temporal_views: int) -> np.nd
     idx = np.stack([segment_indices(regions.shape[2], frames, o) for o in offsets])
     clips = regions[:, :, idx]  # (V, S, views, L, K, D)
     return clips.reshape(regions.shape[0], -1, frames, *regions.shape[-2:])
+
+
+def region_views(cache: FeatureCache, frames: int, temporal_views: int,
+                 crops: int | None = None) -> np.ndarray | None:
+    """All test views of the cache's region tokens, (V, views, L, K, D), the twin of
+    `view_clips(cache.all()[:, :crops], …)`; None for a cache without region tokens."""
+    if not cache.has_regions:
+        return None
+    return view_regions(cache.get_regions(range(len(cache)))[:, :crops], frames,
+                        temporal_views)

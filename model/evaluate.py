@@ -12,7 +12,7 @@ encoder's: the bundle's frozen CLIP, or the tower a `mode: finetune` run fine-tu
 encoder injected) into REPORT_DIR/features, so both modes share the test views
 (`--frames` decoded centres × `--crops`, then `--temporal-views`) and the report code.
 
-Protocols (METHODS §4; docs/learner.md):
+Protocols (docs/methods.md §4; docs/learner.md):
 - supervised: the bundle is the training bundle; scores are the softmax averaged over
   temporal views × the spatial crops cached with the features.
 - zero-shot: a bundle of OTHER classes (same encoder weights): reports full-class top-1
@@ -28,10 +28,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from model.bundle import Bundle, load_bundle
-from model.clip import state_dict_sha256
-from model.config import TrainConfig
-from model.data import multi_hot_labels, view_clips
+from contract import state_dict_sha256
+from model.bundle import Bundle
+from model.checkpoint import load_trained_head
+from model.data import multi_hot_labels, region_views, view_clips
 from model.errors import LearnerError
 from model.features.cache import FeatureCache
 from model.features.extract import extract
@@ -39,21 +39,11 @@ from model.finetune import checkpoint_visual
 from model.heads.text import ClassTexts
 from model.metrics import (
     ambiguity_scores,
-    average_precision,
     confusion_matrix,
-    half_class_subsets,
     hardest_fraction,
-    mean_average_precision,
     non_uniformity_scores,
-    per_class_accuracy,
-    topk_accuracy,
-    topk_hit_rate,
 )
-from model.train import build_head, load_checkpoint, region_views
-
-# Logits -> per-class scores: one class per video (softmax over classes), or each class
-# present or not (sigmoid per class, for multi-label mAP).
-SCORING = {"softmax": lambda logits: logits.softmax(-1), "sigmoid": torch.sigmoid}
+from model.protocols import PROTOCOLS, SCORING, choose_protocol
 
 
 @torch.no_grad()
@@ -151,14 +141,13 @@ def encode_test_videos(state: dict, bundle: Bundle, test: TestVideos, out: Path)
 
 
 def evaluate(checkpoint: str, bundle_dir: str, features: str | TestVideos, out: str,
-             temporal_views: int = 1, analysis: bool = False) -> dict:
-    """`features`: a feature cache, or videos to encode first (`TestVideos`)."""
-    state = load_checkpoint(Path(checkpoint))
-    cfg = TrainConfig.model_validate(state["config"])
-    bundle = load_bundle(bundle_dir, cfg.encoder)
-    if bundle.encoder["weights_sha256"] != state["encoder"]["weights_sha256"]:
-        raise LearnerError(f"{bundle_dir}: its text encoder weights differ from the ones "
-                           f"{checkpoint} was trained with")
+             temporal_views: int = 1, analysis: bool = False, protocol: str = "auto") -> dict:
+    """`features`: a feature cache, or videos to encode first (`TestVideos`); `protocol`: a
+    name in model.protocols.PROTOCOLS, or `auto` (model.protocols.choose_protocol)."""
+    trained = load_trained_head(checkpoint, bundle_dir)
+    head, cfg, state, bundle = trained.head, trained.cfg, trained.state, trained.bundle
+    protocol, why = choose_protocol(protocol, cfg.multilabel,
+                                    same_classes=bundle.class_names == trained.classes)
     test_list = None
     if isinstance(features, TestVideos):
         test_list = features.list_file
@@ -171,20 +160,17 @@ def evaluate(checkpoint: str, bundle_dir: str, features: str | TestVideos, out: 
         raise LearnerError(f"{features}: made by visual weights "
                            f"{cache.meta['weights_sha256'][:16]}…, not by {checkpoint}'s "
                            f"({expected[:16]}…){hint}")
-    zero_shot = bundle.class_names != state["classes"]
     text = ClassTexts.from_bundle(bundle, cfg.drop_sot)
-    head = build_head(cfg, bundle.dim, bundle)
-    head.load_state_dict(state["head"])
     clips = view_clips(cache.all(), cfg.frames, temporal_views)
     scores = view_scores(head, clips, text,
                          regions=region_views(cache, cfg.frames, temporal_views),
-                         scoring="sigmoid" if cfg.multilabel else "softmax")
+                         scoring=PROTOCOLS[protocol].scoring)
     labels = cache.labels
     names = bundle.class_names
     confusion = confusion_matrix(scores.argmax(1), labels, len(names))
-    per_class = per_class_accuracy(confusion)
+    targets = multi_hot_labels(cache, len(names)) if cfg.multilabel else None
     report = {
-        "protocol": "zero-shot" if zero_shot else "supervised",
+        "protocol": protocol, "protocol_reason": why,
         "checkpoint": str(checkpoint), "bundle": str(bundle_dir), "features": str(features),
         "list": test_list, "mode": cfg.mode, "head": cfg.head, "epoch": state["epoch"],
         "encoder": {k: bundle.encoder.get(k) for k in ("id", "model", "weights", "seed")},
@@ -193,34 +179,8 @@ def evaluate(checkpoint: str, bundle_dir: str, features: str | TestVideos, out: 
                                                       "fine_tuned_from") if k in cache.meta},
         "views": {"temporal": temporal_views, "spatial": int(cache.meta["crops"])},
         "classes": names, "videos": len(cache), "skipped_videos": cache.failed,
-        "top1": topk_accuracy(scores, labels, 1), "top5": topk_accuracy(scores, labels, 5),
-        "mean_class_accuracy": float(np.nanmean(per_class)),
-        "per_class_accuracy": {n: (None if np.isnan(a) else float(a))
-                               for n, a in zip(names, per_class, strict=True)},
+        **PROTOCOLS[protocol].metrics(scores, labels, names, targets),
     }
-    if cfg.multilabel:
-        # Charades protocol: mAP over classes of per-class sigmoid scores; top-k counts a
-        # hit when any labelled class is among the k best. Per-class accuracy needs one
-        # class per video, so it is not reported.
-        targets = multi_hot_labels(cache, len(names))
-        aps = [average_precision(scores[:, c], targets[:, c]) for c in range(len(names))]
-        report.pop("mean_class_accuracy")
-        report.pop("per_class_accuracy")
-        report |= {"protocol": "multi-label" + (" zero-shot" if zero_shot else ""),
-                   "mAP": mean_average_precision(scores, targets),
-                   "per_class_ap": {n: (None if np.isnan(a) else a)
-                                    for n, a in zip(names, aps, strict=True)},
-                   "top1": topk_hit_rate(scores, targets, 1),
-                   "top5": topk_hit_rate(scores, targets, 5)}
-    elif zero_shot:
-        half = []
-        for subset in half_class_subsets(len(names)):
-            keep = np.isin(labels, subset)
-            remap = {c: i for i, c in enumerate(subset)}
-            sub_labels = np.array([remap[c] for c in labels[keep]])
-            half.append(topk_accuracy(scores[keep][:, subset], sub_labels, 1))
-        report["half_class_top1"] = {"mean": float(np.mean(half)), "std": float(np.std(half)),
-                                     "per_seed": half}
     if analysis:
         # §1h scores use plain CLIP: class text vs raw frame embeddings.
         amb = ambiguity_scores(np.stack([c.pooled for c in bundle.classes]))
@@ -286,13 +246,18 @@ def main(argv: list[str] | None = None) -> None:
                         help="--list: where the visual encoder runs")
     parser.add_argument("--out", required=True)
     parser.add_argument("--temporal-views", type=int, default=1)
-    parser.add_argument("--analysis", action="store_true", help="METHODS §1h scores")
+    parser.add_argument("--analysis", action="store_true",
+                        help="the analysis scores of docs/methods.md §1h")
+    parser.add_argument("--protocol", default="auto",
+                        help="supervised, zero-shot, multi-label, multi-label zero-shot, or "
+                             "auto: zero-shot when the bundle's classes are not the "
+                             "checkpoint's (model.protocols)")
     args = parser.parse_args(argv)
     source = args.features or TestVideos(args.list, args.videos, args.frames, args.crops,
                                          args.workers, args.device)
     try:
         report = evaluate(args.checkpoint, args.bundle, source, args.out,
-                          args.temporal_views, args.analysis)
+                          args.temporal_views, args.analysis, args.protocol)
     except LearnerError as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from None

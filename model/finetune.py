@@ -1,5 +1,5 @@
 """`mode: finetune`: the open_clip visual encoder trained end to end with a head, on frames
-decoded from a list file at every step (METHODS §1f: text encoder frozen, visual encoder
+decoded from a list file at every step (docs/methods.md §1f: text encoder frozen, visual encoder
 fine-tuned). The text side stays the bundle's embeddings.
 
 `DecodedClips` stands where the feature cache stands in features mode (same `labels`,

@@ -1,6 +1,6 @@
 """The training losses over B × C video–class logits, behind a registry (`LOSSES`):
 
-- `infonce` (default): the symmetric InfoNCE of METHODS §1e, Storyboard paper Eqs.
+- `infonce` (default): the symmetric InfoNCE of docs/methods.md §1e, Storyboard paper Eqs.
   (13)–(15), in which every same-class video in the batch is a positive; for multi-label
   data every (video, labelled class) pair is a positive (`multi_positive_infonce`).
 - `bce`: per-class sigmoid binary cross-entropy, the usual Charades loss.

@@ -1,4 +1,4 @@
-"""Evaluation arithmetic as pure functions of score arrays (METHODS §1h, §4)."""
+"""Evaluation arithmetic as pure functions of score arrays (docs/methods.md §1h, §4)."""
 
 import numpy as np
 
@@ -56,7 +56,7 @@ def half_class_subsets(num_classes: int, seeds=range(10)) -> list[np.ndarray]:
 
 
 def ambiguity_scores(class_embeddings: np.ndarray, neighbours: int = 10) -> np.ndarray:
-    """METHODS §1h: per class, the mean normalised text similarity (cos + 1) / 2 to its
+    """docs/methods.md §1h: per class, the mean normalised text similarity (cos + 1) / 2 to its
     `neighbours` most similar other classes (all others when there are fewer)."""
     t = class_embeddings / np.linalg.norm(class_embeddings, axis=1, keepdims=True)
     sims = (t @ t.T + 1) / 2
@@ -66,7 +66,7 @@ def ambiguity_scores(class_embeddings: np.ndarray, neighbours: int = 10) -> np.n
 
 
 def non_uniformity_scores(frame_predictions: np.ndarray) -> np.ndarray:
-    """METHODS §1h: 1 minus the mean agreement between per-frame zero-shot predictions
+    """docs/methods.md §1h: 1 minus the mean agreement between per-frame zero-shot predictions
     (V, L) class ids; agreement = the fraction of ordered frame pairs l ≠ l' that agree."""
     same = frame_predictions[:, :, None] == frame_predictions[:, None, :]
     n = frame_predictions.shape[1]

@@ -23,25 +23,15 @@ import numpy as np
 import torch
 
 from model.bundle import load_bundle
-from model.config import TrainConfig
-from model.data import view_clips, view_regions
+from model.checkpoint import load_trained_head
+from model.data import region_views, view_clips, view_regions
 from model.errors import LearnerError
 from model.features.cache import FeatureCache
 from model.features.regions import NO_REGION
 from model.heads.text import ClassTexts
-from model.train import build_head, load_checkpoint, region_views
 from model.video.decode import UnreadableVideo, crop_boxes, read_frames
 from model.video.lists import FRAME_GLOB, VideoItem
 from model.video.sampling import segment_indices, view_offsets
-
-
-def load_head(checkpoint: str, bundle_dir: str) -> tuple[torch.nn.Module, TrainConfig]:
-    state = load_checkpoint(Path(checkpoint))
-    cfg = TrainConfig.model_validate(state["config"])
-    bundle = load_bundle(bundle_dir, cfg.encoder)
-    head = build_head(cfg, bundle.dim, bundle)
-    head.load_state_dict(state["head"])
-    return head.eval(), cfg
 
 
 def units_table(head, frames: torch.Tensor, regions: torch.Tensor | None,
@@ -184,7 +174,8 @@ def report(bundle_dir: str, features: str, out: str, checkpoints: dict[str, str]
     (out_dir / "images").mkdir(parents=True, exist_ok=True)
     bundle = load_bundle(bundle_dir)
     cache = FeatureCache.open(features)
-    heads = {name: load_head(path, bundle_dir) for name, path in checkpoints.items()}
+    trained = {name: load_trained_head(path, bundle_dir) for name, path in checkpoints.items()}
+    heads = {name: (t.head, t.cfg) for name, t in trained.items()}
     frames_per_clip = {cfg.frames for _, cfg in heads.values()}
     if len(frames_per_clip) != 1:
         raise LearnerError(f"the runs use different frame counts {sorted(frames_per_clip)}")

@@ -29,19 +29,19 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from model.bundle import Bundle, load_bundle
+from model.checkpoint import head_from_config, load_checkpoint, save_checkpoint
 from model.config import TrainConfig, load_train_config
 from model.data import (
     class_targets,
     epoch_batches,
     few_shot_indices,
+    region_views,
     train_batch,
     train_regions,
     view_clips,
-    view_regions,
 )
 from model.errors import LearnerError
 from model.features.cache import FeatureCache
-from model.heads import create_head
 from model.heads.text import ClassTexts
 from model.losses import LOSSES
 
@@ -55,12 +55,6 @@ def warmup_cosine(step: int, warmup_steps: int, total_steps: int) -> float:
         return (step + 1) / warmup_steps
     progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
     return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-
-
-def build_head(cfg: TrainConfig, dim: int, bundle: Bundle | None = None) -> torch.nn.Module:
-    # The bundle supplies what a head lists in `knowledge` (asu: units, alt: entities).
-    return create_head(cfg.head, dim, bundle, frames=cfg.frames, temperature=cfg.temperature,
-                       learn_temperature=cfg.learn_temperature, **cfg.head_options)
 
 
 def region_batch(cache: FeatureCache, videos: np.ndarray, frames: int, seed: int,
@@ -117,16 +111,6 @@ INPUTS: dict[str, Callable[[TrainConfig, Bundle, str], TrainInputs]] = {
 }
 
 
-def region_views(cache: FeatureCache, frames: int, temporal_views: int,
-                 crops: int | None = None) -> np.ndarray | None:
-    """All test views of the cache's region tokens, (V, views, L, K, D), the twin of
-    `view_clips(cache.all()[:, :crops], …)`; None for a cache without region tokens."""
-    if not cache.has_regions:
-        return None
-    return view_regions(cache.get_regions(range(len(cache)))[:, :crops], frames,
-                        temporal_views)
-
-
 def parameter_groups(head: torch.nn.Module, weight_decay: float) -> list[dict]:
     # No decay on biases, norms, position embeddings and the temperature: the usual
     # AdamW practice (CLIP, timm), since decaying them only pulls them toward 0.
@@ -139,20 +123,6 @@ def parameter_groups(head: torch.nn.Module, weight_decay: float) -> list[dict]:
 
 def _checkpoints(out: Path) -> list[Path]:
     return sorted((out / "checkpoints").glob("epoch-*.pt"))
-
-
-def save_checkpoint(path: Path, state: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
-    torch.save(state, tmp)
-    os.replace(tmp, path)  # a kill mid-write never leaves a half checkpoint
-
-
-def load_checkpoint(path: Path) -> dict:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises several types for a bad file
-        raise LearnerError(f"{path}: not a loadable checkpoint ({err})") from None
 
 
 def _rewrite_csv(path: Path, fields: list[str], keep_through_epoch: int) -> None:
@@ -251,7 +221,7 @@ def train(cfg: TrainConfig) -> dict:
     total_steps = cfg.epochs * steps_per_epoch
 
     torch.manual_seed(cfg.seed)
-    head = build_head(cfg, bundle.dim, bundle).to(device)
+    head = head_from_config(cfg, bundle).to(device)
     groups = parameter_groups(head, cfg.weight_decay)
     for encoder in inputs.encoders.values():  # finetune: the visual encoder at visual_lr
         groups += [g | {"lr": cfg.visual_lr}

@@ -3,8 +3,7 @@ parameters (dataset, class limit, config file, CLIP encoder). Started by `make u
 
 import os
 
-from corpus.cli import configure_prefect_defaults
-from pipelines.corpus_flow import build_corpus
+from pipelines.prefect_settings import configure_prefect_defaults
 
 DEPLOYMENT = "build-corpus-local"
 
@@ -12,6 +11,8 @@ DEPLOYMENT = "build-corpus-local"
 def main() -> None:
     configure_prefect_defaults()
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
+    from pipelines.corpus_flow import build_corpus
+
     build_corpus.serve(
         name=DEPLOYMENT,
         description="Build a corpus bundle; parameters as `subtext corpus build`.",

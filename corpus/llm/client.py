@@ -9,7 +9,6 @@ is reported as failed with the reason, never filled in.
 """
 
 import json
-import os
 import random
 import threading
 import time
@@ -23,14 +22,10 @@ import openai
 
 from corpus.cache import KeyValueCache, cache_key
 from corpus.config import Endpoint
-from corpus.errors import ConfigError, LLMError, LLMFatalError
+from corpus.errors import LLMError, LLMFatalError, ReplyInvalid
 from corpus.llm import embedded
 
 T = TypeVar("T")
-
-
-class ReplyInvalid(ValueError):
-    """A reply that arrived but does not match the requested structure."""
 
 
 # How each kind of server is asked for structured output.
@@ -41,7 +36,7 @@ RESPONSE_FORMATS: dict[str, Callable[[dict], dict | None]] = {
         "json_schema": {"name": "reply", "schema": schema, "strict": False},
     },
     # llama-cpp-python's server: a schema inside json_object turns into a grammar and
-    # constrains decoding; it answers json_schema with HTTP 500 (OFFLINE.md).
+    # constrains decoding; it answers json_schema with HTTP 500 (docs/offline.md).
     "llama_cpp": lambda schema: {"type": "json_object", "schema": schema},
     "json_object": lambda schema: {"type": "json_object"},
     "none": lambda schema: None,
@@ -74,24 +69,13 @@ class Reply:
     attempts: int
 
 
-def _api_key(endpoint: Endpoint) -> str:
-    if endpoint.api_key_env is None:
-        return "not-needed"  # local servers ignore the key, the client insists on one
-    value = os.environ.get(endpoint.api_key_env)
-    if not value:
-        raise ConfigError(
-            f"endpoint {endpoint.name}: environment variable {endpoint.api_key_env} is not set"
-        )
-    return value
-
-
 class LLMClient:
     def __init__(self, endpoint: Endpoint, cache: KeyValueCache, log_dir: Path):
         self.endpoint = endpoint
         self.cache = cache
         self.log_dir = log_dir
         self.usage = Usage()
-        self._secret = _api_key(endpoint)
+        self._secret = endpoint.api_key()
         self._semaphore = threading.BoundedSemaphore(endpoint.concurrency)
         self._start_lock = threading.Lock()
         self._server: embedded.EmbeddedServer | None = None

@@ -39,7 +39,7 @@ def model_path() -> Path:
 
 @cache
 def model_sha256() -> str:
-    from corpus.bundle import file_sha256
+    from contract import file_sha256
 
     return file_sha256(model_path())
 

@@ -1,6 +1,6 @@
 """Region-aware frame features from a frozen open_clip ViT, in CLIP's joint space.
 
-Two ways to give every frame K region tokens beside its CLS embedding (METHODS.md §5):
+Two ways to give every frame K region tokens beside its CLS embedding (docs/methods.md §5):
 
 * Token merging, **ToMe** (Bolya et al., ICLR 2023), the visual side of **ALT**. Inside
   every residual block, between the attention and the MLP, the tokens are split
@@ -27,8 +27,9 @@ C channels of the residual stream, D the joint-space dimension.
 """
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
@@ -42,7 +43,8 @@ from model.errors import LearnerError
 
 @dataclass(frozen=True)
 class ToMeConfig:
-    # Merges per block. ALT's value is not known (METHODS.md §5): ViT-B/16 at 224 px has
+    method: ClassVar[str] = "tome"  # its name in REGION_METHODS and `--regions`
+    # Merges per block. ALT's value is not known (docs/methods.md §5): ViT-B/16 at 224 px has
     # N = 196, L = 12, so r = 8 leaves 100 regions and r = 12 leaves 52. [ours]
     r: int = 8
     # What "similar" means for matching. ToMe's ablation (Table 1a) finds the attention
@@ -68,6 +70,7 @@ class ToMeConfig:
 
 @dataclass(frozen=True)
 class MRAConfig:
+    method: ClassVar[str] = "mra"
     # Region tokens per frame; a perfect square, partitioning the patch grid into a
     # √R × √R grid of cells. ASU says "multi-region" without the layout. [ours]
     R: int = 4
@@ -396,15 +399,11 @@ def encode_mra(visual: nn.Module, images: torch.Tensor, cfg: MRAConfig
 
 
 # ---------------------------------------------------------------------------------------
-# The one entry point extraction and benchmarks use.
+# The registry extraction and benchmarks use: a region method is its config class, how many
+# tokens it caches, its encoders, and how the extraction CLI's options make a config.
 
 
-def region_count(visual: nn.Module, cfg: RegionConfig) -> int:
-    """K for this encoder and config (checked, so a bad r / R fails before extraction)."""
-    check_vision_transformer(visual)
-    if isinstance(cfg, MRAConfig):
-        mra_partition(patch_grid(visual), cfg.R)
-        return cfg.R
+def tome_count(visual: nn.Module, cfg: ToMeConfig) -> int:
     left = patches_after_merging(patch_grid(visual) ** 2, len(visual.transformer.resblocks),
                                  cfg.r)
     k = left if cfg.tokens is None else cfg.tokens
@@ -413,35 +412,69 @@ def region_count(visual: nn.Module, cfg: RegionConfig) -> int:
     return k
 
 
+def mra_count(visual: nn.Module, cfg: MRAConfig) -> int:
+    mra_partition(patch_grid(visual), cfg.R)
+    return cfg.R
+
+
+def encode_mra_with_geometry(visual: nn.Module, images: torch.Tensor, cfg: MRAConfig
+                             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    cls, regions = encode_mra(visual, images, cfg)
+    grid = patch_grid(visual)
+    cells = mra_partition(grid, cfg.R).view(1, grid, grid).to(images.device)
+    return cls, regions, cells.expand(len(images), -1, -1)
+
+
+def tome_from_cli(r: int | None, regions: int | None, tokens: int | None) -> ToMeConfig:
+    if regions is not None:
+        raise LearnerError("--R is for --regions mra")
+    return ToMeConfig(r=ToMeConfig.r if r is None else r, tokens=tokens)
+
+
+def mra_from_cli(r: int | None, regions: int | None, tokens: int | None) -> MRAConfig:
+    if r is not None or tokens is not None:
+        raise LearnerError("--r and --tokens are for --regions tome")
+    return MRAConfig(R=MRAConfig.R if regions is None else regions)
+
+
+@dataclass(frozen=True)
+class RegionMethod:
+    count: Callable[[nn.Module, Any], int]  # K for an encoder and config (checked)
+    encode: Callable[..., tuple[torch.Tensor, torch.Tensor]]  # -> cls (B, D), (B, K, D)
+    encode_with_geometry: Callable[..., tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
+    from_cli: Callable[[int | None, int | None, int | None], Any]  # (r, R, tokens) -> config
+
+
+REGION_METHODS: dict[str, RegionMethod] = {
+    ToMeConfig.method: RegionMethod(tome_count, encode_tome, encode_tome_with_geometry,
+                                    tome_from_cli),
+    MRAConfig.method: RegionMethod(mra_count, encode_mra, encode_mra_with_geometry,
+                                   mra_from_cli),
+}
+
+
+def region_count(visual: nn.Module, cfg: RegionConfig) -> int:
+    """K for this encoder and config (checked, so a bad r / R fails before extraction)."""
+    check_vision_transformer(visual)
+    return REGION_METHODS[cfg.method].count(visual, cfg)
+
+
 def encode_regions_with_geometry(visual: nn.Module, images: torch.Tensor, cfg: RegionConfig
                                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """images (B, 3, H, W) -> cls (B, D), regions (B, K, D) and the region index of every
     patch (B, grid, grid) int64 (NO_REGION: in no cached region)."""
-    if isinstance(cfg, MRAConfig):
-        cls, regions = encode_mra(visual, images, cfg)
-        grid = patch_grid(visual)
-        cells = mra_partition(grid, cfg.R).view(1, grid, grid).to(images.device)
-        return cls, regions, cells.expand(len(images), -1, -1)
-    return encode_tome_with_geometry(visual, images, cfg)
+    return REGION_METHODS[cfg.method].encode_with_geometry(visual, images, cfg)
 
 
 def encode_regions(visual: nn.Module, images: torch.Tensor, cfg: RegionConfig
                    ) -> tuple[torch.Tensor, torch.Tensor]:
     """images (B, 3, H, W) -> cls (B, D), regions (B, K, D)."""
-    if isinstance(cfg, MRAConfig):
-        return encode_mra(visual, images, cfg)
-    return encode_tome(visual, images, cfg)
+    return REGION_METHODS[cfg.method].encode(visual, images, cfg)
 
 
 def region_config(method: str, r: int | None = None, regions: int | None = None,
                   tokens: int | None = None) -> RegionConfig:
     """The config the extraction CLI names: `tome` (with r, tokens) or `mra` (with R)."""
-    if method == "tome":
-        if regions is not None:
-            raise LearnerError("--R is for --regions mra")
-        return ToMeConfig(r=ToMeConfig.r if r is None else r, tokens=tokens)
-    if method == "mra":
-        if r is not None or tokens is not None:
-            raise LearnerError("--r and --tokens are for --regions tome")
-        return MRAConfig(R=MRAConfig.R if regions is None else regions)
-    raise LearnerError(f"unknown region method {method!r} (tome or mra)")
+    if method not in REGION_METHODS:
+        raise LearnerError(f"unknown region method {method!r} ({' or '.join(REGION_METHODS)})")
+    return REGION_METHODS[method].from_cli(r, regions, tokens)

@@ -1,4 +1,4 @@
-"""Align before Adapt (ALT, CVPR 2024; METHODS §3 and §5).
+"""Align before Adapt (ALT, CVPR 2024; docs/methods.md §3 and §5).
 
 Each region token is aligned to one entity of the bundle's entity corpus, and the aligned
 entities' text embeddings query the visual tokens through a small video adapter:
@@ -17,10 +17,10 @@ embedding is its frame's single region (K = 1, `regions_or_frames`); entities (E
 Choices the papers leave open (each a constructor argument; table in docs/heads.md):
 - `similarity_scale` (10, learnable): cosines in [-1, 1] at scale 1 would let the Gumbel
   noise (std ≈ 1.3) decide nearly every assignment; the scale is learned like CLIP's.
-- `gumbel_tau` (1.0, METHODS §5 [ours]), annealed exponentially to `gumbel_tau_min`
+- `gumbel_tau` (1.0, docs/methods.md §5 [ours]), annealed exponentially to `gumbel_tau_min`
   over `gumbel_anneal_steps` training forwards (0: no annealing). The step count is a
   buffer, so it is checkpointed and a resumed run anneals exactly like an unbroken one.
-- `blocks` M = 4 and `heads` 8 (METHODS §5 [ours]); `kernel` 3 for the temporal
+- `blocks` M = 4 and `heads` 8 (docs/methods.md §5 [ours]); `kernel` 3 for the temporal
   convolution, zero-initialised so it starts as the identity (residual).
 - `qk_norm` (True): LayerNorm on each head's queries and keys in every attention of the
   adapter (`Attention`): without it, M = 4 blocks at lr 3e-3 diverged through growing

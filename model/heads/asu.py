@@ -1,4 +1,4 @@
-"""Attentive Semantic Units (ASU, ICCV 2023; METHODS §2 and §5).
+"""Attentive Semantic Units (ASU, ICCV 2023; docs/methods.md §2 and §5).
 
 Frame and region features attend to the bundle's shared semantic-unit vocabulary and
 select the units relevant to each frame; a cross-modal decoder then uses the selected
@@ -16,7 +16,7 @@ is its frame's single region, `regions_or_frames`); units (U, D).
 
 Choices the papers leave open (each a constructor argument; table in docs/heads.md):
 - `top_k` (4) units per frame, chosen from the WHOLE vocabulary (one shared vocabulary,
-  METHODS §2), not from the class's own units: the class is unknown at this point.
+  docs/methods.md §2), not from the class's own units: the class is unknown at this point.
 - Relevance of a unit to a frame is its best cosine over the frame's tokens (a unit
   may match one region only), times a learnable `selection_scale` (10).
 - The selection weights w enter as the pooling weights of the decoded queries, which is

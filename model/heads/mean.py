@@ -1,4 +1,4 @@
-"""CLIP mean pooling (the Storyboard ablation's first row, METHODS §1f): the video
+"""CLIP mean pooling (the Storyboard ablation's first row, docs/methods.md §1f): the video
 embedding is the mean of its frame embeddings.
 
 With a frozen backbone (features mode) the head learns one linear map of the frame
@@ -29,9 +29,3 @@ class MeanHead(ContrastiveHead):
                 regions: torch.Tensor | None = None) -> torch.Tensor:
         # No region branch: `regions` is accepted (the common head interface) and unused.
         return self.logits(self.projection(frames).mean(1), text.pooled)
-
-    def frame_logits(self, frames: torch.Tensor, text: ClassTexts) -> torch.Tensor:
-        """Per-frame zero-shot logits (B, L, C), for the non-uniformity score (§1h)."""
-        b, length, d = frames.shape
-        return self.logits(self.projection(frames).reshape(b * length, d), text.pooled
-                           ).reshape(b, length, -1)

@@ -1,4 +1,4 @@
-"""The Storyboard head (SFAR, NeurIPS 2025; METHODS §1c–1e).
+"""The Storyboard head (SFAR, NeurIPS 2025; docs/methods.md §1c–1e).
 
 Frame embeddings first pass through the temporal transformer of the `temporal` head:
 the paper builds its two branches on that baseline (ablation: 79.9 mean → 80.3
@@ -12,7 +12,7 @@ tell a motion from its reverse. Then, per class c:
 
 Choices the paper leaves open:
 - Eq. (8) prints exp() only in the numerator; we read it as a softmax over frames, and
-  divide the sum over word rows by the word count so the weights sum to 1 (METHODS §1c).
+  divide the sum over word rows by the word count so the weights sum to 1 (docs/methods.md §1c).
 - The similarities inside both softmaxes are cosines in [-1, 1], which makes a softmax
   at scale 1 (the literal equations) nearly uniform over frames; the head multiplies
   them by a learnable scale per branch (`weight_scale`, initialised to 10). The pure

@@ -1,6 +1,6 @@
 """The temporal baseline: a transformer over the L frame embeddings, mean-pooled.
 
-As in the Storyboard ablation's "+ temporal transformer" row (METHODS §1f) and
+As in the Storyboard ablation's "+ temporal transformer" row (docs/methods.md §1f) and
 ActionCLIP's Transf head: learnable frame-position embeddings, pre-norm encoder layers,
 and a residual from the input frames so that an untrained transformer starts as mean
 pooling. Position embeddings are what let it tell a motion from its reverse.

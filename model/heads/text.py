@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+import contract
 from model.bundle import Bundle, Knowledge
 from model.errors import LearnerError
 
@@ -65,9 +66,10 @@ class ClassTexts:
         return cls(*(torch.from_numpy(a) for a in (pooled, w, wm, sw, sm)))
 
 
-# The four unit kinds of ASU (METHODS §2), in a fixed order so that a kind's index (and a
-# head's learned kind embedding) means the same in every bundle; any other kind is "other".
-UNIT_KINDS = ("body_parts", "objects", "scenes", "motions", "other")
+# The contract's four unit kinds of ASU (docs/methods.md §2), in its fixed order so that a
+# kind's index (and a head's learned kind embedding) means the same in every bundle; any
+# other kind is "other".
+UNIT_KINDS = (*contract.UNIT_KINDS, "other")
 
 
 @dataclass
@@ -115,7 +117,7 @@ class Vocabulary:
 
 
 class SemanticUnits(Vocabulary):
-    """ASU's shared semantic-unit vocabulary (METHODS §2); kinds in UNIT_KINDS order."""
+    """ASU's shared semantic-unit vocabulary (docs/methods.md §2); kinds in UNIT_KINDS order."""
 
     @classmethod
     def from_bundle(cls, bundle: Bundle) -> "SemanticUnits":
@@ -123,7 +125,7 @@ class SemanticUnits(Vocabulary):
 
 
 class Entities(Vocabulary):
-    """ALT's entity corpus (METHODS §3, §5): one row per entity, embedded as
+    """ALT's entity corpus (docs/methods.md §3, §5): one row per entity, embedded as
     `entity_template` ("{entity}, {description}") by the bundle's text encoder."""
 
     @classmethod

@@ -1,5 +1,5 @@
-"""Train-time augmentation for `mode: finetune`, as the Storyboard paper trains (METHODS
-§1f): RandomSizedCrop to the encoder's input size, horizontal flip with p = 0.5,
+"""Train-time augmentation for `mode: finetune`, as the Storyboard paper trains
+(docs/methods.md §1f): RandomSizedCrop to the encoder's input size, horizontal flip with p = 0.5,
 grayscale with p = 0.2.
 
 One draw per clip: every frame of a video gets the same crop, flip and colour change,

@@ -2,21 +2,27 @@
 
 `bundle` is the end-to-end bundle: the real CLI with the embedded llama.cpp server,
 Prefect, MiniLM and a random-weight open_clip encoder (slow; built once per session).
-`curated_bundle` is built by the same stage functions the Prefect flow calls, from the
-curated text only and scored with the tiny random-weight CLIP encoder: no LLM, no
-server, a few seconds — for tests of what happens to a bundle after it is built.
+`curated_bundle` is built by the same build function the Prefect flow runs, without
+Prefect, from the curated text only and scored with the tiny random-weight CLIP encoder:
+no LLM, no server, a few seconds — for tests of what happens to a bundle after it is
+built.
 """
 
+import contextlib
+import json
 import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import REPO_ROOT
 
-SUBTEXT = [sys.executable, "-m", "corpus.cli"]
+SUBTEXT = [sys.executable, "-m", "pipelines.cli"]
 
 
 def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -35,59 +41,55 @@ def bundle(tmp_path_factory) -> Path:
     return out
 
 
+@contextlib.contextmanager
+def curated_without(dataset: str, drop: frozenset[tuple[str, str]], root: Path) -> Iterator[None]:
+    """The project's data folder with the (class name, source id) candidate sets in `drop`
+    removed from the dataset's curated file, as if that source had no set for that class."""
+    if not drop:
+        yield
+        return
+    data = root / "data"
+    shutil.copytree(REPO_ROOT / "data", data, ignore=shutil.ignore_patterns("*.jsonl"))
+    lines = []
+    for line in (REPO_ROOT / "data" / "curated" / f"{dataset}.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        row["candidates"] = [c for c in row["candidates"]
+                             if (row["class"], f"curated/{c['perspective']}") not in drop]
+        lines.append(json.dumps(row))
+    (data / "curated" / f"{dataset}.jsonl").write_text("\n".join(lines) + "\n")
+    before = os.environ.get("SUBTEXT_DATA")
+    os.environ["SUBTEXT_DATA"] = str(data)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("SUBTEXT_DATA")
+        else:
+            os.environ["SUBTEXT_DATA"] = before
+
+
 def build_curated_bundle(out: Path, dataset: str = "hmdb51", classes: int = 2,
                          drop: frozenset[tuple[str, str]] = frozenset(),
                          encoder_seeds: tuple[int, ...] = (0,), **config) -> Path:
-    """A curated-only bundle through the flow's stage functions, without Prefect.
+    """A curated-only bundle built by the pipeline's own build function, in this process
+    without Prefect (`subtext corpus build --plain`): no LLM, no server, a few seconds.
 
-    `drop` removes (class name, source id) candidates as if that source had failed for
-    that class, so a second bundle can differ from the first in a known way. Every
-    seed in `encoder_seeds` adds a random-weight `subtext-tiny` encoder; the first scores TPP.
+    `drop` removes (class name, source id) candidates from the curated text, so a second
+    bundle can differ from the first in a known way. Every seed in `encoder_seeds` adds a
+    random-weight `subtext-tiny` encoder; the first scores TPP.
     """
     # Imported here: torch and open_clip load only for the tests that build a bundle.
-    from corpus import build
-    from corpus import bundle as store
-    from corpus.classes import load_class_list
-    from corpus.config import ClipEncoder, CorpusConfig
-    from corpus.encoders import EmbeddingCache
-    from corpus.prompts import load_prompt_set
+    from corpus.pipeline import build
+    from corpus.plan import BuildRequest, plan_build
 
-    tiny = [ClipEncoder(model="subtext-tiny", pretrained="random", seed=s)
-            for s in encoder_seeds]
-    cfg = CorpusConfig(curated="always", embedded_llm=False, encoders=tiny,
-                       tpp={"encoder": "clip"}, **config)
-    class_list = load_class_list(dataset).head(classes)
-    prompts = load_prompt_set(cfg.prompts)
-    sources = build.make_sources(cfg, class_list, [], prompts)
-    unit_sources = build.make_unit_sources(cfg, class_list, [])
-    generated = [build.generate_class(a, sources, unit_sources) for a in class_list.classes]
-    for g in generated:
-        for candidate_id, c in list(g.candidates):
-            if (g.action.name, c.source) in drop:
-                g.candidates.remove((candidate_id, c))
-                g.failures.append(build.Failure(g.action.class_id, c.source, "dropped", 1))
-    cache = EmbeddingCache()
-    priority = {s.id: s.priority for s in sources}
-    tpp_encoder = build.tpp_encoder(cfg)
-    scored = build.score_classes(cfg, generated, tpp_encoder, cache, priority)
-    units, entities, knowledge = build.semantic_knowledge(cfg, generated, scored, None, {})
-    tables = {"classes.parquet": build.classes_table(scored),
-              "subtexts.parquet": build.subtexts_table(scored),
-              "failures.parquet": build.failures_table(scored),
-              **build.knowledge_tables(units, entities)}
-    rows = build.embedding_rows(tables, cfg.entity_template)
-    encoder_info = []
-    for enc in build.bundle_encoders(cfg, tpp_encoder):
-        tables[store.embeddings_file(enc.id)] = build.embeddings_table(
-            enc, rows, cache, cfg.embed_batch_size)
-        encoder_info.append({**enc.describe(), "file": store.embeddings_file(enc.id)})
-    manifest = build.manifest(
-        cfg=cfg, class_list=class_list, prompts=prompts,
-        sources=[s.describe() for s in sources],
-        tpp=build.tpp_summary(cfg, scored, tpp_encoder, priority), encoders=encoder_info,
-        counts=build.counts(tables, cfg.n_subtexts), knowledge=knowledge,
-        run={"wall_s": 0.0})
-    build.write_bundle(out, tables, manifest)
+    settings = {"curated": "always", "embedded_llm": False, "tpp": {"encoder": "clip"},
+                "encoders": [{"model": "subtext-tiny", "pretrained": "random", "seed": s}
+                             for s in encoder_seeds], **config}
+    config_file = out.parent / f"{out.name}.config.yaml"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    config_file.write_text(yaml.safe_dump(settings))
+    with curated_without(dataset, drop, out.parent):
+        build(plan_build(BuildRequest(dataset, str(out), classes, str(config_file))))
     return out
 
 

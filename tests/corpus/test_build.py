@@ -2,7 +2,7 @@
 
 import pytest
 
-from corpus.build import best_tier
+from corpus.knowledge import best_tier
 from corpus.llm.client import ReplyInvalid
 from corpus.unit_sources import RawUnits, parse_units_reply
 

@@ -10,7 +10,7 @@ import pytest
 
 from corpus.classes import load_class_list
 from corpus.errors import SubtextError
-from corpus.importers import ImportSource, import_sources, match_key
+from corpus.formats import ImportSource, import_sources, match_key
 from tests.conftest import REPO_ROOT
 
 DATA = REPO_ROOT / "tests" / "data" / "imports"

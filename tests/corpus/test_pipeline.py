@@ -11,9 +11,9 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from corpus.bundle import verify_bundle
 from corpus.config import ClipEncoder
 from corpus.encoders import create_encoder
+from corpus.verify import verify_bundle
 from tests.corpus.conftest import run_cli
 
 pytestmark = pytest.mark.slow
@@ -151,8 +151,8 @@ def test_bad_input_gets_one_clear_line(tmp_path):
 
 
 def test_a_second_writer_is_refused_with_a_lock_message(bundle):
-    from corpus.bundle import bundle_lock
     from corpus.errors import BundleError
+    from corpus.store import bundle_lock
 
     with (bundle_lock(bundle), pytest.raises(BundleError, match="is being written by pid"),
           bundle_lock(bundle)):

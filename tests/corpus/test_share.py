@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from corpus import bundle as store
 from corpus.errors import BundleError
 from corpus.share import (
     UnpackLimits,
@@ -23,6 +22,7 @@ from corpus.share import (
     render_diff,
     unpack_bundle,
 )
+from corpus.verify import verify_bundle
 from tests.corpus.conftest import build_curated_bundle
 
 
@@ -95,7 +95,7 @@ def test_the_archive_records_no_packer_time_owner_or_name(curated_bundle, archiv
 
 def test_pack_unpack_pack_gives_the_same_bytes(archive, tmp_path):
     out = unpack_bundle(archive, tmp_path / "unpacked")
-    assert store.verify_bundle(out) == []
+    assert verify_bundle(out) == []
     assert pack_bundle(out, tmp_path / "repacked.tar.gz").read_bytes() == archive.read_bytes()
 
 
@@ -113,7 +113,7 @@ def test_a_bundle_that_does_not_verify_is_not_packed(curated_bundle, tmp_path):
 def test_the_archive_may_not_go_inside_the_bundle(curated_bundle):
     with pytest.raises(BundleError, match="inside the bundle"):
         pack_bundle(curated_bundle, curated_bundle / "self.tar.gz")
-    assert store.verify_bundle(curated_bundle) == []
+    assert verify_bundle(curated_bundle) == []
 
 
 # -- unpack: what is refused ---------------------------------------------------------------
@@ -249,7 +249,7 @@ def test_unpack_never_overwrites_without_being_told(archive, tmp_path):
         unpack_bundle(archive, target)
     assert (target / "classes.parquet").read_bytes() == b"old"
     unpack_bundle(archive, target, overwrite=True)
-    assert store.verify_bundle(target) == []
+    assert verify_bundle(target) == []
     assert no_leftovers(tmp_path, "bundle.")
 
 
@@ -262,20 +262,20 @@ def test_overwrite_replaces_only_a_bundle(archive, tmp_path):
     assert (home / "thesis.tex").read_text() == "precious"
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert store.verify_bundle(unpack_bundle(archive, empty)) == []
+    assert verify_bundle(unpack_bundle(archive, empty)) == []
 
 
 def test_archives_made_by_hand_unpack_too(curated_bundle, tmp_path):
     by_hand = tmp_path / "by-hand.tar.xz"
     with tarfile.open(by_hand, "w:xz") as tar:
         tar.add(curated_bundle, arcname="my-bundle")  # a top-level folder, directories too
-    assert store.verify_bundle(unpack_bundle(by_hand, tmp_path / "a")) == []
+    assert verify_bundle(unpack_bundle(by_hand, tmp_path / "a")) == []
     as_zip = tmp_path / "bundle.zip"
     with zipfile.ZipFile(as_zip, "w", zipfile.ZIP_DEFLATED) as zf:
         for p in sorted(curated_bundle.rglob("*")):
             zf.write(p, p.relative_to(curated_bundle).as_posix())
     out = unpack_bundle(as_zip, tmp_path / "b")
-    assert store.verify_bundle(out) == []
+    assert verify_bundle(out) == []
     assert oct(out.stat().st_mode & 0o777) != oct(0o700)  # not mkdtemp's private mode
 
 

@@ -1,4 +1,4 @@
-"""TPP (METHODS.md §1b) against hand-computed values, and the degenerate-set guards."""
+"""TPP (docs/methods.md §1b) against hand-computed values, and the degenerate-set guards."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""Train-time augmentation (`mode: finetune`, METHODS §1f): the crop box is drawn as
+"""Train-time augmentation (`mode: finetune`, docs/methods.md §1f): the crop box is drawn as
 torchvision's RandomResizedCrop draws it, crop/flip/grayscale match torchvision's and
 PIL's own implementations, one draw covers every frame of a clip, and the probabilities
 hold over many clips."""

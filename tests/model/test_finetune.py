@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from model.bundle import load_bundle
+from model.checkpoint import head_from_config, load_checkpoint
 from model.clip import state_dict_sha256
 from model.config import TrainConfig
 from model.errors import LearnerError
@@ -19,7 +20,6 @@ from model.features.cache import FeatureCache
 from model.features.extract import extract
 from model.finetune import FinetuneModel, load_visual
 from model.heads.text import ClassTexts
-from model.train import build_head, load_checkpoint
 from model.video.decode import clip_preprocess, decode_video
 from model.video.lists import VideoItem, read_list, write_list
 from model.video.sampling import segment_indices
@@ -143,7 +143,7 @@ def test_finetune_checkpoint_is_evaluated_with_its_own_encoder(bundle_dir, test_
     # The same numbers by hand: the training model's forward (fine-tuned visual tower per
     # frame, then the head) on the decoded views.
     cfg = TrainConfig.model_validate(state["config"])
-    head = build_head(cfg, bundle.dim, bundle)
+    head = head_from_config(cfg, bundle)
     head.load_state_dict(state["head"])
     visual = load_visual(bundle)
     visual.load_state_dict(state["visual"])

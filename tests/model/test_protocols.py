@@ -1,4 +1,4 @@
-"""Evaluation protocols end to end through the real CLIs (METHODS §4): zero-shot on a
+"""Evaluation protocols end to end through the real CLIs (docs/methods.md §4): zero-shot on a
 bundle of classes never trained on (full-class and half-class), and K-shot training.
 
 The trained bundle holds the first six synthetic classes; the held-out bundle the other

@@ -11,12 +11,13 @@ import pytest
 import torch
 
 from model.bundle import load_bundle
+from model.checkpoint import load_trained_head
 from model.data import view_clips, view_regions
 from model.evaluate import evaluate, view_scores
 from model.features.cache import FeatureCache
 from model.heads.text import ClassTexts
 from model.metrics import topk_accuracy
-from model.report import clip_frames, load_head, region_overlay_figure
+from model.report import clip_frames, region_overlay_figure
 from tests.model.conftest import REGION_TOKENS, run_module
 
 SMALL = {"asu": "head_options={layers: 1, heads: 4}",
@@ -50,7 +51,8 @@ def test_region_heads_train_and_evaluate_on_region_tokens(bundle_dir, region_fea
     # The evaluation scored with the cached region tokens (2 views each, view_regions),
     # and the trained head's scores depend on them: without regions they differ.
     cache = FeatureCache.open(region_features["val"])
-    model, cfg = load_head(str(region_runs[head]), str(bundle_dir))
+    trained = load_trained_head(region_runs[head], bundle_dir)
+    model, cfg = trained.head, trained.cfg
     text = ClassTexts.from_bundle(load_bundle(str(bundle_dir)), cfg.drop_sot)
     clips = view_clips(cache.all(), cfg.frames, 2)
     regions = view_regions(cache.get_regions(range(len(cache))), cfg.frames, 2)
@@ -77,7 +79,8 @@ def test_report_draws_alt_entities_over_the_decoded_frames(bundle_dir, region_fe
         assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100
     # One label per region in every frame: the overlay shows all K regions.
     cache = FeatureCache.open(region_features["val"])
-    model, cfg = load_head(str(region_runs["alt"]), str(bundle_dir))
+    trained = load_trained_head(region_runs["alt"], bundle_dir)
+    model, cfg = trained.head, trained.cfg
     geometry = view_regions(cache.get_region_geometry([0])[:, :1], cfg.frames, 1)[0, 0]
     frames = view_clips(cache.get([0])[:, :1], cfg.frames, 1)[:, 0]
     regions = view_regions(cache.get_regions([0])[:, :1], cfg.frames, 1)[:, 0]

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from model.train import load_checkpoint
+from model.checkpoint import load_checkpoint
 from tests.model.conftest import REPO, run_module
 
 SMALL = ["head=temporal", "head_options={layers: 2, heads: 4}", "progress=false"]

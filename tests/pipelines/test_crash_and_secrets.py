@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from corpus.bundle import verify_bundle
+from corpus.verify import verify_bundle
 from tests.conftest import REPO_ROOT
 from tests.corpus.fake_endpoint import FakeEndpoint, chat_reply
 
 pytestmark = pytest.mark.slow
-CLI = [sys.executable, "-m", "corpus.cli", "corpus", "build"]
+CLI = [sys.executable, "-m", "pipelines.cli", "corpus", "build"]
 SYNTHETIC = ["--dataset", "synthetic", "--config", "data/configs/curated-only.yaml",
              "--clip", "subtext-tiny", "--pretrained", "random"]
 

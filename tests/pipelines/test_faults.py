@@ -9,7 +9,7 @@ import sys
 import pandas as pd
 import pytest
 
-from corpus.bundle import verify_bundle
+from corpus.verify import verify_bundle
 from tests.conftest import REPO_ROOT
 from tests.corpus.faulty_endpoint import FaultyEndpoint
 
@@ -27,7 +27,7 @@ def test_a_build_survives_injected_faults(tmp_path, fault_rate):
         out = tmp_path / "bundle"
         env = {**os.environ, "SUBTEXT_CACHE_DIR": str(tmp_path / "cache")}
         result = subprocess.run(
-            [sys.executable, "-m", "corpus.cli", "corpus", "build", "--dataset", "ucf101",
+            [sys.executable, "-m", "pipelines.cli", "corpus", "build", "--dataset", "ucf101",
              "--classes", "12", "--config", str(config), "--out", str(out)],
             cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900)
         counts = dict(faulty.counts)

@@ -51,7 +51,7 @@ def test_a_build_shows_up_in_the_server(server, tmp_path):
     out = tmp_path / "synthetic"
     env = {**os.environ, "PREFECT_API_URL": server}
     result = subprocess.run(
-        [sys.executable, "-m", "corpus.cli", "corpus", "build", "--dataset", "synthetic",
+        [sys.executable, "-m", "pipelines.cli", "corpus", "build", "--dataset", "synthetic",
          "--config", "data/configs/curated-only.yaml", "--out", str(out)],
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr

@@ -1,33 +1,18 @@
-"""Text knowledge released by other projects, as `import` sources.
+"""What every text format shares: the import report, mapping a file's entries onto a
+class list, cleaning and chunking descriptions into candidate sets, and the `import`
+source those sets become. Each format is one small class in its own module, registered
+in `corpus.formats.FORMATS`."""
 
-Formats (docs/sharing.md): `cupl` (class name -> descriptions, as in CuPL and
-"classify by description"), `ost` (class index -> descriptions, OST's
-`spatio_descriptors/N_descriptors.json` and `temporal_descriptors/N_descriptors.json`),
-`froster` (class index -> "Class: sentence", FROSTER's rephrased classes) and `csv`
-(`class,text[,set]`). Each class's descriptions become candidate sets of N sub-texts,
-which then compete under TPP like any other source's sets.
-"""
-
-import csv
 import hashlib
-import io
 import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from corpus.classes import ActionClass, ClassList
 from corpus.errors import SubtextError
 from corpus.subtexts import Candidate, clean_subtext
-
-FORMATS = ("cupl", "ost", "froster", "csv")
-FORMAT_NAMES = {
-    "cupl": "class name -> list of descriptions (CuPL / classify by description)",
-    "ost": "class index -> list of descriptions (OST spatio/temporal descriptors)",
-    "froster": "class index -> 'Class: sentence' (FROSTER rephrased classes)",
-    "csv": "CSV with columns class,text and an optional set column",
-}
 
 
 def match_key(name: str) -> str:
@@ -87,6 +72,28 @@ class ImportReport:
         return "\n".join(lines)
 
 
+Entries = dict[str, list[tuple[str | None, str]]]  # class name -> [(set key, description)]
+
+
+class TextFormat:
+    """One released file format. `parse` maps a decoded file onto a class list."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+
+    def parse(self, path: Path, text: str, class_list: ClassList,
+              report: ImportReport) -> Entries:
+        raise NotImplementedError
+
+
+FORMATS: dict[str, TextFormat] = {}
+
+
+def register_format(cls: type[TextFormat]) -> type[TextFormat]:
+    FORMATS[cls.name] = cls()
+    return cls
+
+
 @dataclass(frozen=True)
 class ImportedText:
     """One file's descriptions mapped onto a class list and chunked into sets."""
@@ -133,7 +140,7 @@ class ImportSource:
             "id": self.id,
             "kind": self.kind,
             "format": self.imported.format,
-            "format_description": FORMAT_NAMES[self.imported.format],
+            "format_description": FORMATS[self.imported.format].description,
             "file": name,
             "file_sha256": self.imported.sha256,
             "set_index": self.index,
@@ -156,7 +163,7 @@ def import_sources(format: str, path: Path, class_list: ClassList, n: int = 4,
 
 def load_import(format: str, path: Path, class_list: ClassList, n: int = 4,
                 label: str | None = None) -> ImportedText:
-    if format not in PARSERS:
+    if format not in FORMATS:
         raise SubtextError(f"unknown import format {format!r}; choose one of {', '.join(FORMATS)}")
     if n < 1:
         raise SubtextError(f"sub-texts per set must be at least 1, got {n}")
@@ -165,7 +172,7 @@ def load_import(format: str, path: Path, class_list: ClassList, n: int = 4,
         raise SubtextError(f"import file {path}: no such file")
     raw = path.read_bytes()
     report = ImportReport(format, display_name(format, path), n, len(class_list.classes))
-    entries = PARSERS[format](path, _decode(path, raw), class_list, report)
+    entries = FORMATS[format].parse(path, _decode(path, raw), class_list, report)
     sets = _chunk(entries, class_list, n, report)
     return ImportedText(format, path, label or default_label(format, path),
                         hashlib.sha256(raw).hexdigest(), n, sets, report)
@@ -186,11 +193,7 @@ def default_label(format: str, path: Path) -> str:
     return stem
 
 
-# -- parsing: each parser returns class name -> [(set key, description), ...] --------
-
-Entries = dict[str, list[tuple[str | None, str]]]
-Parser = Callable[[Path, str, ClassList, ImportReport], Entries]
-
+# -- parsing helpers --------------------------------------------------------------
 
 def _decode(path: Path, raw: bytes) -> str:
     try:
@@ -214,7 +217,7 @@ def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
     return out
 
 
-def _json_object(path: Path, text: str) -> dict:
+def json_object(path: Path, text: str) -> dict:
     try:
         data = json.loads(text, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as err:
@@ -231,7 +234,7 @@ def _json_object(path: Path, text: str) -> dict:
     return data
 
 
-def _description(path: Path, where: str, value: object) -> str:
+def checked_description(path: Path, where: str, value: object) -> str:
     if not isinstance(value, str):
         raise SubtextError(f"import file {path}: {where}: expected a string, "
                            f"got {type(value).__name__} {str(value)[:40]!r}")
@@ -240,14 +243,14 @@ def _description(path: Path, where: str, value: object) -> str:
     return value
 
 
-def _description_list(path: Path, key: str, value: object) -> list[str]:
+def description_list(path: Path, key: str, value: object) -> list[str]:
     if not isinstance(value, list):
         raise SubtextError(f"import file {path}: entry {key!r}: expected a list of "
                            f"descriptions, got {type(value).__name__}")
-    return [_description(path, f"entry {key!r} item {i}", v) for i, v in enumerate(value)]
+    return [checked_description(path, f"entry {key!r} item {i}", v) for i, v in enumerate(value)]
 
 
-class _NameMatcher:
+class NameMatcher:
     """Class-list names and labels by `match_key`; an ambiguous key is an error."""
 
     def __init__(self, path: Path, class_list: ClassList, one_spelling: bool = True) -> None:
@@ -277,105 +280,12 @@ class _NameMatcher:
         return name
 
 
-def _by_index(path: Path, key: str, class_list: ClassList) -> ActionClass | None:
+def by_index(path: Path, key: str, class_list: ClassList) -> ActionClass | None:
     if not re.fullmatch(r"\d+", key):
         raise SubtextError(f"import file {path}: key {key!r} is not a class index "
                            "(expected \"0\", \"1\", …)")
     index = int(key)
     return next((c for c in class_list.classes if c.class_id == index), None)
-
-
-def parse_cupl(path: Path, text: str, class_list: ClassList, report: ImportReport) -> Entries:
-    matcher = _NameMatcher(path, class_list)
-    entries: Entries = {}
-    for key, value in _json_object(path, text).items():
-        descriptions = _description_list(path, key, value)
-        name = matcher.match(key)
-        if name is None:
-            report.unmatched.append(key)
-            continue
-        entries[name] = [(None, d) for d in descriptions]
-    return entries
-
-
-def parse_ost(path: Path, text: str, class_list: ClassList, report: ImportReport) -> Entries:
-    entries: Entries = {}
-    for key, value in _json_object(path, text).items():
-        descriptions = _description_list(path, key, value)
-        action = _by_index(path, key, class_list)
-        if action is None:
-            report.unmatched.append(key)
-            continue
-        entries[action.name] = [(None, d) for d in descriptions]
-    return entries
-
-
-def parse_froster(path: Path, text: str, class_list: ClassList,
-                  report: ImportReport) -> Entries:
-    entries: Entries = {}
-    for key, value in _json_object(path, text).items():
-        items = value if isinstance(value, list) else [value]
-        action = _by_index(path, key, class_list)
-        sentences = []
-        for i, item in enumerate(items):
-            where = f"entry {key!r}" + (f" item {i}" if isinstance(value, list) else "")
-            rephrased = _description(path, where, item)
-            head, colon, sentence = rephrased.partition(":")
-            if not colon:
-                report.notes.append(f"entry {key!r}: no 'Class:' prefix; the whole text is "
-                                    "the description")
-                head, sentence = "", rephrased
-            if not sentence.strip():
-                raise SubtextError(f"import file {path}: {where}: empty description after "
-                                   f"{head.strip()!r}:")
-            if action is not None and head and match_key(head) not in {
-                    match_key(action.name), match_key(action.label)}:
-                report.notes.append(f"entry {key!r}: names {head.strip()!r} but index {key} is "
-                                    f"class {action.name!r} of the list; mapped by index")
-            sentences.append(sentence)
-        if action is None:
-            report.unmatched.append(key)
-            continue
-        entries[action.name] = [(None, s) for s in sentences]
-    return entries
-
-
-def parse_csv(path: Path, text: str, class_list: ClassList, report: ImportReport) -> Entries:
-    rows = list(csv.reader(io.StringIO(text, newline="")))
-    if not rows:
-        raise SubtextError(f"import file {path}: the file is empty")
-    header = [c.strip().lower() for c in rows[0]]
-    if "class" not in header or "text" not in header:
-        raise SubtextError(f"import file {path}: line 1: expected a header with columns "
-                           f"`class` and `text` (and optionally `set`), got {rows[0]}")
-    i_class, i_text = header.index("class"), header.index("text")
-    i_set = header.index("set") if "set" in header else None
-    matcher = _NameMatcher(path, class_list, one_spelling=False)  # rows merge per class
-    entries: Entries = {}
-    unmatched: dict[str, None] = {}
-    for line_no, row in enumerate(rows[1:], start=2):
-        if not any(c.strip() for c in row):
-            continue
-        cells = row + [""] * len(header)
-        cls = cells[i_class].strip()
-        if not cls:
-            raise SubtextError(f"import file {path}: line {line_no}: empty class")
-        description = _description(path, f"line {line_no}", cells[i_text])
-        name = matcher.match(cls)
-        if name is None:
-            unmatched.setdefault(cls)
-            continue
-        set_key = cells[i_set].strip() if i_set is not None else None
-        if i_set is not None and not set_key:
-            raise SubtextError(f"import file {path}: line {line_no}: empty `set`")
-        entries.setdefault(name, []).append((set_key, description))
-    report.unmatched += list(unmatched)
-    return entries
-
-
-PARSERS: dict[str, Parser] = {
-    "cupl": parse_cupl, "ost": parse_ost, "froster": parse_froster, "csv": parse_csv,
-}
 
 
 # -- candidate sets ------------------------------------------------------------------

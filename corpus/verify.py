@@ -1,222 +1,18 @@
-"""The corpus bundle store: the one place Parquet files and the manifest are written and checked.
+"""`subtext corpus verify`: every problem in a bundle, against the contract and its manifest.
 
-Format: docs/corpus-format.md. Writes are atomic (a temporary sibling directory,
-`manifest.json` written last, then renamed into place) and serialised by a lock
-file, so a crash never leaves a half bundle that looks complete.
+Checks checksums, sizes and row counts of every file, unlisted files, the table schemas,
+class ids, selected sets, counts, knowledge cross-references and embedding rows.
 """
 
-import contextlib
-import fcntl
-import hashlib
-import json
-import os
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from contract import MANIFEST, TABLE_SCHEMAS, embeddings_schema, file_sha256
+from contract.manifest import unsafe_name
 from corpus.errors import BundleError
-
-FORMAT = "subtext-corpus"
-SCHEMA_VERSION = 1
-MANIFEST = "manifest.json"
-
-CLASSES_SCHEMA = pa.schema([
-    ("class_id", pa.int32()), ("name", pa.string()), ("label", pa.string()),
-    ("text", pa.string()), ("status", pa.string()), ("selected_candidate", pa.int32()),
-])
-SUBTEXTS_SCHEMA = pa.schema([
-    ("class_id", pa.int32()), ("candidate_id", pa.int32()), ("source", pa.string()),
-    ("source_kind", pa.string()), ("model", pa.string()), ("prompt_id", pa.string()),
-    ("position", pa.int32()), ("text", pa.string()), ("sigma", pa.float64()),
-    ("delta", pa.float64()), ("tpp", pa.float64()), ("selected", pa.bool_()),
-    ("rejected_reason", pa.string()),
-])
-FAILURES_SCHEMA = pa.schema([
-    ("class_id", pa.int32()), ("source", pa.string()), ("reason", pa.string()),
-    ("attempts", pa.int32()),
-])
-
-
-_strings = pa.list_(pa.string())
-UNITS_SCHEMA = pa.schema([
-    ("unit_id", pa.string()), ("text", pa.string()), ("head", pa.string()),
-    ("kind", pa.string()), ("kinds", _strings), ("n_words", pa.int32()),
-    ("n_classes", pa.int32()), ("n_mentions", pa.int32()), ("sources", _strings),
-    ("surface_forms", _strings),
-])
-CLASS_UNITS_SCHEMA = pa.schema([
-    ("class_id", pa.int32()), ("unit_id", pa.string()), ("kind", pa.string()),
-    ("score", pa.float64()), ("sources", _strings),
-])
-ENTITIES_SCHEMA = pa.schema([
-    ("entity_id", pa.string()), ("text", pa.string()), ("kind", pa.string()),
-    ("kind_source", pa.string()), ("source_kind", pa.string()), ("n_words", pa.int32()),
-    ("synset", pa.string()), ("description", pa.string()),
-    ("description_source", pa.string()), ("needs_description", pa.bool_()),
-    ("wsd_method", pa.string()), ("wsd_confidence", pa.float64()),
-    ("runner_up", pa.string()), ("lesk_synset", pa.string()),
-    ("embedding_synset", pa.string()), ("sense_agreement", pa.float64()),
-    ("n_classes", pa.int32()), ("sources", _strings),
-])
-CLASS_ENTITIES_SCHEMA = pa.schema([
-    ("class_id", pa.int32()), ("entity_id", pa.string()), ("kind", pa.string()),
-    ("score", pa.float64()), ("sources", _strings), ("synset", pa.string()),
-])
-UNIT_REJECTIONS_SCHEMA = pa.schema([
-    ("class_id", pa.int32()), ("source", pa.string()), ("kind", pa.string()),
-    ("raw", pa.string()), ("reason", pa.string()),
-])
-
-
-def embeddings_schema(dim: int) -> pa.Schema:
-    vector = pa.list_(pa.float32(), dim)
-    return pa.schema([
-        ("kind", pa.string()), ("class_id", pa.int32()), ("candidate_id", pa.int32()),
-        ("position", pa.int32()), ("item_id", pa.string()), ("text", pa.string()),
-        ("pooled", vector),
-        ("tokens", pa.list_(vector)), ("token_ids", pa.list_(pa.int32())),
-    ])
-
-
-TABLE_SCHEMAS = {
-    "classes.parquet": CLASSES_SCHEMA,
-    "subtexts.parquet": SUBTEXTS_SCHEMA,
-    "failures.parquet": FAILURES_SCHEMA,
-    "units.parquet": UNITS_SCHEMA,
-    "class_units.parquet": CLASS_UNITS_SCHEMA,
-    "entities.parquet": ENTITIES_SCHEMA,
-    "class_entities.parquet": CLASS_ENTITIES_SCHEMA,
-    "unit_rejections.parquet": UNIT_REJECTIONS_SCHEMA,
-}
-
-
-def embeddings_file(encoder_id: str) -> str:
-    return f"embeddings/{encoder_id}.parquet"
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def write_table(path: Path, table: pa.Table) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, path, compression="zstd")
-
-
-def write_json(path: Path, data: Any) -> None:
-    with path.open("w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, sort_keys=True, ensure_ascii=False)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-
-
-@contextlib.contextmanager
-def bundle_lock(out: Path) -> Iterator[None]:
-    """One writer per bundle: a second one fails at once with a clear message."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = out.parent / f"{out.name}.lock"
-    with lock_path.open("a+") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            f.seek(0)
-            holder = f.read().strip() or "another process"
-            raise BundleError(
-                f"bundle {out} is being written by {holder} (lock {lock_path}); "
-                "wait for it to finish or choose another OUT"
-            ) from None
-        f.seek(0)
-        f.truncate()
-        f.write(f"pid {os.getpid()}")
-        f.flush()
-        try:
-            yield
-        finally:
-            f.seek(0)
-            f.truncate()
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
-def staging_dir(out: Path) -> Path:
-    """A fresh temporary sibling of `out` to write a bundle into."""
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    return tmp
-
-
-def describe_files(root: Path) -> dict[str, dict]:
-    """sha256, rows and bytes of every file in a bundle except the manifest."""
-    files = {}
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.name != MANIFEST):
-        rel = path.relative_to(root).as_posix()
-        entry = {"sha256": file_sha256(path), "bytes": path.stat().st_size, "rows": None}
-        if path.suffix == ".parquet":
-            entry["rows"] = pq.ParquetFile(path).metadata.num_rows
-        files[rel] = entry
-    return files
-
-
-def commit(staging: Path, out: Path, manifest: dict) -> None:
-    """Write the manifest last, then move the staged bundle into place."""
-    manifest = {**manifest, "files": describe_files(staging)}
-    write_json(staging / MANIFEST, manifest)
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{os.getpid()}"
-        os.rename(out, old)
-        os.rename(staging, out)
-        shutil.rmtree(old)
-    else:
-        os.rename(staging, out)
-
-
-def stage_copy(bundle: Path) -> Path:
-    """A staging copy of an existing bundle (hard links: nothing is rewritten in place)."""
-    staging = staging_dir(bundle)
-    shutil.rmtree(staging)
-    shutil.copytree(bundle, staging, copy_function=os.link)
-    (staging / MANIFEST).unlink()
-    return staging
-
-
-# -- reading and verifying -----------------------------------------------------------
-
-def read_manifest(bundle: Path) -> dict:
-    path = bundle / MANIFEST
-    if not bundle.is_dir():
-        raise BundleError(f"bundle {bundle}: no such directory")
-    if not path.is_file():
-        raise BundleError(f"bundle {bundle}: no {MANIFEST} (an incomplete or foreign directory)")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise BundleError(f"bundle {bundle}: {MANIFEST} is not valid JSON ({err})") from None
-    if manifest.get("format") != FORMAT:
-        raise BundleError(f"bundle {bundle}: {MANIFEST} is not a {FORMAT} manifest")
-    if manifest.get("schema_version") != SCHEMA_VERSION:
-        raise BundleError(
-            f"bundle {bundle}: schema version {manifest.get('schema_version')!r}; "
-            f"this subtext reads version {SCHEMA_VERSION}"
-        )
-    return manifest
-
-
-def read_table(bundle: Path, name: str) -> pa.Table:
-    path = bundle / name
-    try:
-        return pq.read_table(path)
-    except (OSError, pa.ArrowException) as err:
-        raise BundleError(f"bundle {bundle}: {name} is not readable Parquet ({err})") from None
+from corpus.store import read_manifest, read_table
 
 
 def verify_bundle(bundle: Path) -> list[str]:
@@ -235,7 +31,7 @@ def _verify_files(bundle: Path, manifest: dict) -> list[str]:
     problems = []
     listed = manifest.get("files", {})
     encoder_files = [e.get("file", "") for e in manifest.get("encoders", [])]
-    outside = [rel for rel in [*listed, *encoder_files] if _escapes(rel)]
+    outside = [rel for rel in [*listed, *encoder_files] if unsafe_name(rel)]
     if outside:
         # Checked before any file is opened: a manifest may not point outside its bundle.
         return [f"{rel}: manifest path leaves the bundle" for rel in outside]
@@ -266,11 +62,6 @@ def _verify_files(bundle: Path, manifest: dict) -> list[str]:
         if rel not in listed:
             problems.append(f"{rel}: required file not listed in the manifest")
     return problems
-
-
-def _escapes(rel: str) -> bool:
-    parts = Path(rel).parts
-    return not rel or Path(rel).is_absolute() or ".." in parts or "\\" in rel
 
 
 def _check_schema(rel: str, table: pa.Table, expected: pa.Schema) -> list[str]:

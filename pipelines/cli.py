@@ -1,38 +1,19 @@
-"""`subtext` — the command line. Errors a user can act on print one clear line, exit 2."""
+"""`subtext` — the command line. Errors a user can act on print one clear line, exit 2.
+
+The one edge where user input enters: commands parse arguments and call the library
+(`corpus`), the Prefect flow (`pipelines.corpus_flow`) or the learner (`model`); nothing
+in those packages imports this module. Heavy imports happen inside each command, so
+`subtext --help` and an up-to-date check load no model.
+"""
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
+from contract import file_sha256
 from corpus.errors import SubtextError
-
-UI_API_URL_FILE = Path("artifacts/prefect/api-url")
-
-
-def configure_prefect_defaults() -> None:
-    """Quiet, offline Prefect defaults (a user's own settings win). While `make ui` runs,
-    builds report to its server and show in its UI."""
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
-    # The ephemeral API starts in a subprocess; on a loaded 2-core machine it can take
-    # longer than Prefect's default wait.
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-    if "PREFECT_API_URL" not in os.environ and UI_API_URL_FILE.is_file():
-        url = UI_API_URL_FILE.read_text().strip()
-        try:
-            import httpx
-
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                os.environ["PREFECT_API_URL"] = url
-        except httpx.HTTPError:
-            pass  # a stale file from a UI that is gone: run ephemeral
-
-
-def default_out(dataset: str) -> Path:
-    return Path("artifacts") / "corpora" / Path(dataset).stem
+from pipelines.prefect_settings import configure_prefect_defaults
 
 
 def _print_summary(summary: dict) -> None:
@@ -46,46 +27,47 @@ def _print_summary(summary: dict) -> None:
     print(f"time: {summary['wall_s']:.1f} s")
 
 
+def _request(args: argparse.Namespace):
+    from corpus.plan import BuildRequest
+
+    return BuildRequest(args.dataset, args.out, args.classes, args.config, args.clip,
+                        args.pretrained, getattr(args, "import_format", None),
+                        getattr(args, "import_file", None))
+
+
 def cmd_build(args: argparse.Namespace) -> int:
-    from corpus import build
-    from corpus import bundle as store
-    from corpus.classes import load_class_list
-    from corpus.config import resolve_config
-    from corpus.prompts import load_prompt_set
+    from corpus.manifest import summary
+    from corpus.plan import plan_build, up_to_date
 
-    out = Path(args.out) if args.out else default_out(args.dataset)
-    import_format = getattr(args, "import_format", None)
-    import_file = getattr(args, "import_file", None)
-    cfg = resolve_config(args.config, args.clip, args.pretrained,
-                         import_format=import_format, import_file=import_file)
-    class_list = load_class_list(args.dataset).head(args.classes)
-    prompts = load_prompt_set(cfg.prompts)
-    if not args.force and (out / store.MANIFEST).is_file():
-        try:
-            manifest = store.read_manifest(out)
-        except SubtextError:
-            manifest = {}
-        if (manifest.get("inputs_sha256") == build.inputs_sha256(cfg, class_list, prompts)
-                and not store.verify_bundle(out)):
-            print(f"up to date: {out} was built from the same inputs (use --force to rebuild)")
-            _print_summary({**build.summary(out, manifest), "llm_calls": 0,
-                            "llm_cache_hits": 0, "wall_s": 0.0})
-            return 0
-    from pipelines.corpus_flow import quiet_user_errors_on_console, run_build
+    request = _request(args)
+    plan = plan_build(request)
+    existing = None if args.force else up_to_date(plan)
+    if existing is not None:
+        print(f"up to date: {plan.out} was built from the same inputs (use --force to rebuild)")
+        _print_summary(summary(plan.out, existing, up_to_date=True))
+        return 0
+    for endpoint in plan.cfg.llm_endpoints():
+        endpoint.api_key()  # a missing key fails here, before anything starts
+    try:
+        if args.plain:
+            from corpus.pipeline import build
 
-    quiet_user_errors_on_console()
-    with build.llm_clients(cfg) as clients:  # preflight: every source can be set up
-        build.make_sources(cfg, class_list, clients, prompts)
+            result = build(plan)
+        else:
+            from pipelines.corpus_flow import run_flow
 
-    summary = run_build(dataset=args.dataset, out=str(out), classes=args.classes,
-                           config=args.config, clip=args.clip, pretrained=args.pretrained,
-                           import_format=import_format, import_file=import_file)
-    _print_summary(summary)
-    return 1 if summary["classes_ok"] == 0 else 0
+            result = run_flow(request, sum(e.concurrency for e in plan.cfg.llm_endpoints()))
+    except ModuleNotFoundError as err:
+        extra = "corpus" if args.plain else "corpus,pipelines"
+        raise SubtextError(f"building a bundle needs {err.name!r}, which this environment "
+                           f"lacks: pip install 'subtext[{extra}]' (a learner-only install "
+                           "trains on bundles built elsewhere)") from None
+    _print_summary(result)
+    return 1 if result["classes_ok"] == 0 else 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from corpus.bundle import verify_bundle
+    from corpus.verify import verify_bundle
 
     problems = verify_bundle(Path(args.bundle))
     for p in problems:
@@ -116,7 +98,6 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
 
 def cmd_pack(args: argparse.Namespace) -> int:
-    from corpus.bundle import file_sha256
     from corpus.share import pack_bundle
 
     out = pack_bundle(Path(args.bundle), Path(args.output))
@@ -142,7 +123,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from corpus.classes import load_class_list
-    from corpus.importers import load_import
+    from corpus.formats import load_import
 
     report = load_import(args.format, Path(args.file), load_class_list(args.dataset),
                          args.n).report
@@ -169,11 +150,8 @@ def cmd_lint_curated(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="subtext", description=__doc__)
-    groups = top.add_subparsers(dest="group", required=True)
-    corpus = groups.add_parser("corpus", help="build and inspect text-knowledge bundles")
-    sub = corpus.add_subparsers(dest="command", required=True)
+def _corpus_commands(sub: argparse._SubParsersAction) -> None:
+    from corpus.formats import FORMATS
 
     b = sub.add_parser("build", help="build a corpus bundle for a dataset")
     b.add_argument("--dataset", required=True,
@@ -185,6 +163,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--pretrained", default=None,
                    help="its weights: a tag (networked), a checkpoint path, or 'random'")
     b.add_argument("--force", action="store_true", help="rebuild even if up to date")
+    b.add_argument("--plain", action="store_true",
+                   help="run the stages in this process without Prefect (no UI, same bundle)")
     b.set_defaults(func=cmd_build)
 
     v = sub.add_parser("verify", help="check checksums, schema, counts and cross-references")
@@ -223,16 +203,24 @@ def parser() -> argparse.ArgumentParser:
     d.set_defaults(func=cmd_diff)
 
     i = sub.add_parser("import", help="bring in text knowledge released by another project")
-    i.add_argument("--format", required=True, choices=["cupl", "ost", "froster", "csv"])
+    i.add_argument("--format", required=True, choices=sorted(FORMATS))
     i.add_argument("--dataset", required=True, help="class list the file is mapped onto")
     i.add_argument("file")
     i.add_argument("-o", "--out", required=True, help="bundle directory")
     i.add_argument("--n", type=int, default=4, help="sub-texts per candidate set")
+    i.add_argument("--plain", action="store_true", help="build without Prefect")
     i.set_defaults(func=cmd_import)
 
     lint = sub.add_parser("lint-curated", help="check data/curated/*.jsonl against the rules")
     lint.add_argument("datasets", nargs="*")
     lint.set_defaults(func=cmd_lint_curated)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="subtext", description=__doc__.split("\n")[0])
+    groups = top.add_subparsers(dest="group", required=True)
+    corpus = groups.add_parser("corpus", help="build and inspect text-knowledge bundles")
+    _corpus_commands(corpus.add_subparsers(dest="command", required=True))
     return top
 
 

@@ -1,0 +1,125 @@
+"""Where a class's candidate sets come from: every configured source, asked per class.
+
+Sources are curated perspectives, imported files and every (model, question prompt)
+pair of the configured LLM endpoints (corpus/subtexts.py), plus the unit sources of
+ASU and ALT (corpus/unit_sources.py). `generate_class` asks each of them once for one
+class; a source that fails is recorded as a failure, never filled in.
+"""
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from corpus.cache import KeyValueCache
+from corpus.classes import ActionClass, ClassList
+from corpus.config import CorpusConfig
+from corpus.curated import curated_sources, load_curated
+from corpus.errors import ConfigError, LLMFatalError, SubtextError
+from corpus.formats import import_sources
+from corpus.llm.client import LLMClient
+from corpus.paths import cache_dir
+from corpus.plan import use_curated
+from corpus.prompts import PromptSet
+from corpus.subtexts import Candidate, LLMSource, Source
+from corpus.unit_sources import CuratedUnitSource, LLMUnitSource, RawUnits, load_unit_prompts
+
+UnitSource = CuratedUnitSource | LLMUnitSource
+
+
+@dataclass(frozen=True)
+class Failure:
+    class_id: int
+    source: str
+    reason: str
+    attempts: int
+
+
+@dataclass
+class GeneratedClass:
+    action: ActionClass
+    candidates: list[tuple[int, Candidate]] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    units: list[RawUnits] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ClassSources:
+    """Everything `generate_class` asks, built once per build and shared by every class."""
+
+    subtexts: list[Source]
+    units: list[UnitSource]
+
+    @property
+    def priority(self) -> dict[str, int]:
+        return {s.id: s.priority for s in self.subtexts}
+
+    @property
+    def unit_priority(self) -> dict[str, int]:
+        return {s.id: s.priority for s in self.units}
+
+    def describe(self) -> list[dict]:
+        return [s.describe() for s in [*self.subtexts, *self.units]]
+
+
+@contextlib.contextmanager
+def llm_clients(cfg: CorpusConfig) -> Iterator[list[LLMClient]]:
+    """Clients for the configured endpoints; any embedded server is stopped on exit."""
+    cache = KeyValueCache(cache_dir() / "llm.sqlite")
+    clients = []
+    try:
+        clients += [LLMClient(e, cache, cache_dir() / "logs") for e in cfg.llm_endpoints()]
+        yield clients
+    finally:
+        for c in clients:
+            c.close()
+        cache.close()
+
+
+def make_sources(cfg: CorpusConfig, class_list: ClassList, clients: list[LLMClient],
+                 prompts: PromptSet) -> ClassSources:
+    """Curated perspectives first, then imported files, then every (model, question) pair;
+    the same order for the unit sources."""
+    subtexts: list[Source] = []
+    units: list[UnitSource] = []
+    if use_curated(cfg, class_list.dataset):
+        subtexts += curated_sources(class_list.dataset, cfg.curated_priority)
+        units.append(CuratedUnitSource(load_curated(class_list.dataset),
+                                       priority=cfg.curated_priority))
+    for spec in cfg.imports:
+        subtexts += import_sources(spec.format, Path(spec.path), class_list, cfg.n_subtexts,
+                                   spec.priority, spec.label)[0]
+    subtexts += [LLMSource(c, prompts, q, cfg.n_subtexts)
+                 for c in clients for q in prompts.questions]
+    unit_prompts = load_unit_prompts(cfg.unit_prompts)
+    units += [LLMUnitSource(c, unit_prompts, q) for c in clients for q in unit_prompts.questions]
+    ids = [s.id for s in subtexts]
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        raise ConfigError(f"source ids repeat: {repeated}; give imports distinct labels")
+    if not subtexts:
+        raise ConfigError(
+            f"no text source for {class_list.dataset}: no curated text, no imported set "
+            "matched a class, no endpoints, and embedded_llm is false")
+    return ClassSources(subtexts, units)
+
+
+def generate_class(action: ActionClass, sources: ClassSources) -> GeneratedClass:
+    """One candidate set per source and raw units per unit source; a source that fails is
+    recorded, never filled in."""
+    out = GeneratedClass(action)
+    for candidate_id, source in enumerate(sources.subtexts):
+        try:
+            out.candidates.append((candidate_id, source.candidate(action)))
+        except LLMFatalError:
+            raise
+        except SubtextError as err:
+            out.failures.append(Failure(action.class_id, source.id, str(err), source.attempts))
+    for unit_source in sources.units:
+        try:
+            out.units.append(unit_source.units(action))
+        except LLMFatalError:
+            raise
+        except SubtextError as err:
+            out.failures.append(Failure(action.class_id, unit_source.id, str(err), 1))
+    return out
