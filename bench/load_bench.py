@@ -66,7 +66,7 @@ def run_level(base_url: str, concurrency: int, classes: int, dataset: str) -> di
         "concurrency_per_endpoint": concurrency,
         "worker_threads": workers,
         "max_in_flight": min(workers, len(MODELS) * concurrency),
-        "classes": len(actions), "sources": len(sources),
+        "classes": len(actions), "sources": len(sources.subtexts),
         "requests": requests,
         "transport_retries": sum(c.usage.transport_retries for c in clients),
         "invalid_replies": sum(c.usage.invalid_replies for c in clients),

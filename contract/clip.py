@@ -47,3 +47,37 @@ def create_clip_model(name: str, pretrained: str, seed: int | None = 0):
     else:
         model = open_clip.create_model(name, pretrained=pretrained)
     return model.eval()
+
+
+def text_tower(model):
+    """The text tower of an open_clip model (CLIP keeps it on the model itself)."""
+    return model.text if hasattr(model, "text") else model
+
+
+def token_embeddings(model, ids):
+    """Per-token text embeddings (B, context, D) of tokenised texts `ids` (B, context): the
+    final transformer outputs after `ln_final` and the text projection — the contract's
+    word embeddings; the pooled embedding of a text is its end-of-text row (the highest
+    id: open_clip's argmax pool)."""
+    import torch
+
+    t = text_tower(model)
+    with torch.inference_mode():
+        x = t.token_embedding(ids) + t.positional_embedding
+        x = t.transformer(x, attn_mask=t.attn_mask)
+        x = t.ln_final(x)
+        proj = t.text_projection
+        return proj(x) if isinstance(proj, torch.nn.Linear) else x @ proj
+
+
+def pooled_text_embeddings(model, tokenizer, texts: list[str], batch_size: int = 256):
+    """float32 (len(texts), D): the pooled embedding of each text, as a bundle stores it."""
+    import numpy as np
+
+    out = []
+    for start in range(0, len(texts), batch_size):
+        ids = tokenizer(texts[start:start + batch_size])
+        x = token_embeddings(model, ids)
+        out.append(x[np.arange(len(ids)), ids.argmax(dim=-1)].numpy().astype(np.float32))
+    dim = int(text_tower(model).text_projection.shape[-1]) if not out else out[0].shape[1]
+    return np.concatenate(out) if out else np.zeros((0, dim), np.float32)

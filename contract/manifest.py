@@ -10,8 +10,8 @@ def check_manifest(manifest: object) -> str | None:
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         return f"{MANIFEST} is not a {FORMAT} manifest"
     if manifest.get("schema_version") != SCHEMA_VERSION:
-        return (f"schema version {manifest.get('schema_version')!r}; this subtext reads "
-                f"version {SCHEMA_VERSION}")
+        return (f"schema_version {manifest.get('schema_version')!r}; this subtext reads "
+                f"schema_version {SCHEMA_VERSION}")
     return None
 
 

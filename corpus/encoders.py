@@ -18,7 +18,7 @@ import numpy as np
 
 import contract
 from contract import file_sha256
-from contract.clip import create_clip_model, is_clip_model
+from contract.clip import create_clip_model, is_clip_model, text_tower, token_embeddings
 from corpus.cache import KeyValueCache, cache_key
 from corpus.config import ClipEncoder
 from corpus.errors import ConfigError
@@ -110,7 +110,7 @@ class OpenClipEncoder:
             ) from None
         self.model = model
         self.tokenizer = open_clip.get_tokenizer(spec.model)
-        self.tower = model.text if hasattr(model, "text") else model
+        self.tower = text_tower(model)
         self.pool_type = getattr(self.tower, "text_pool_type",
                                  getattr(self.tower, "pool_type", ""))
         if self.pool_type != "argmax" or not hasattr(self.tower, "token_embedding"):
@@ -134,16 +134,8 @@ class OpenClipEncoder:
         return f"open_clip-{self.spec.model}-{tag}"
 
     def encode(self, texts: list[str], with_tokens: bool) -> list[Encoded]:
-        import torch
-
         ids = self.tokenizer(texts)
-        t = self.tower
-        with torch.inference_mode():
-            x = t.token_embedding(ids) + t.positional_embedding
-            x = t.transformer(x, attn_mask=t.attn_mask)
-            x = t.ln_final(x)
-            proj = t.text_projection
-            x = proj(x) if isinstance(proj, torch.nn.Linear) else x @ proj
+        x = token_embeddings(self.model, ids)
         eot = ids.argmax(dim=-1)  # the EOT token has the highest id (open_clip's argmax pool)
         out = []
         for row, end in enumerate(eot.tolist()):

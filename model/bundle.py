@@ -186,3 +186,78 @@ def load_bundle(root: str | Path, encoder_id: str | None = None) -> Bundle:
                            f"{encoder['dim']}")
     return Bundle(root, manifest, encoder, out, load_knowledge(root, manifest, emb, "units"),
                   load_knowledge(root, manifest, emb, "entities"))
+
+
+@dataclass
+class CandidateSet:
+    """One valid (scored) candidate set of a class, with its pooled sub-text embeddings."""
+
+    class_id: int
+    candidate_id: int
+    source: str
+    source_kind: str
+    tpp: float
+    selected: bool
+    texts: list[str]
+    pooled: np.ndarray  # (N, D)
+
+
+@dataclass
+class TextEmbeddings:
+    """A bundle's pooled text embeddings by one encoder, for training-free scoring: every
+    class text and every valid candidate set (no word embeddings, so it loads fast)."""
+
+    root: Path
+    manifest: dict
+    encoder: dict
+    names: list[str]  # class names, by class_id
+    labels: list[str]  # plain-English labels
+    texts: list[str]  # the embedded class texts (class_template applied)
+    class_pooled: np.ndarray  # (C, D)
+    sets: list[CandidateSet]
+
+    @property
+    def sources(self) -> list[str]:
+        return sorted({s.source for s in self.sets})
+
+
+def load_text_embeddings(root: str | Path, encoder_id: str | None = None) -> TextEmbeddings:
+    root = Path(root)
+    manifest = read_manifest(root)
+    encoder = choose_encoder(manifest, encoder_id)
+    emb_name = encoder.get("file") or contract.embeddings_file(encoder["id"])
+    classes = sorted(pq.read_table(verified_path(root, manifest, "classes.parquet")).to_pylist(),
+                     key=lambda r: r["class_id"])
+    subtexts = pq.read_table(verified_path(root, manifest, "subtexts.parquet"),
+                             columns=["class_id", "candidate_id", "source", "source_kind",
+                                      "position", "text", "tpp", "selected"]).to_pylist()
+    emb = pq.read_table(verified_path(root, manifest, emb_name),
+                        columns=["kind", "class_id", "candidate_id", "position", "pooled"])
+    kinds = emb.column("kind").to_pylist()
+    keys = zip(kinds, emb.column("class_id").to_pylist(), emb.column("candidate_id").to_pylist(),
+               emb.column("position").to_pylist(), strict=True)
+    pooled = emb.column("pooled").combine_chunks().flatten().to_numpy().reshape(
+        emb.num_rows, int(encoder["dim"])).astype(np.float32)
+    row_of = {k: i for i, k in enumerate(keys) if k[0] in ("class", "subtext")}
+    missing = [c["name"] for c in classes if ("class", c["class_id"], None, None) not in row_of]
+    if missing:
+        raise LearnerError(f"{root / emb_name}: no class embedding for {missing[:5]}")
+    class_pooled = pooled[[row_of[("class", c["class_id"], None, None)] for c in classes]]
+    grouped: dict[tuple[int, int], list[dict]] = {}
+    for r in subtexts:
+        if r["tpp"] is not None:
+            grouped.setdefault((r["class_id"], r["candidate_id"]), []).append(r)
+    sets = []
+    for (class_id, candidate_id), rows in sorted(grouped.items()):
+        rows.sort(key=lambda r: r["position"])
+        index = [row_of.get(("subtext", class_id, candidate_id, r["position"])) for r in rows]
+        if None in index:
+            raise LearnerError(f"{root / emb_name}: no embedding for a sub-text of class "
+                               f"{class_id} candidate {candidate_id}")
+        first = rows[0]
+        sets.append(CandidateSet(class_id, candidate_id, first["source"], first["source_kind"],
+                                 float(first["tpp"]), bool(first["selected"]),
+                                 [r["text"] for r in rows], pooled[index]))
+    return TextEmbeddings(root, manifest, encoder, [c["name"] for c in classes],
+                          [c["label"] for c in classes], [c["text"] for c in classes],
+                          class_pooled, sets)

@@ -90,9 +90,12 @@ def build_corpus(dataset: str, out: str | None = None, classes: int | None = Non
                  pretrained: str | None = None, import_format: str | None = None,
                  import_file: str | None = None) -> dict:
     """Build a TPP-selected sub-text corpus bundle for a dataset's class list."""
-    plan = plan_build(BuildRequest(dataset, out, classes, config, clip, pretrained,
-                                   import_format, import_file))
-    return pipeline.build(plan, PrefectStages())
+    stages = PrefectStages()
+    # Planning reads the class list, the config and the input files: the first task in the UI.
+    plan = stages.stage("load-classes", plan_build,
+                        BuildRequest(dataset, out, classes, config, clip, pretrained,
+                                     import_format, import_file))
+    return pipeline.build(plan, stages)
 
 
 def run_flow(request: BuildRequest, workers: int) -> dict:
