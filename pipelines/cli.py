@@ -216,11 +216,33 @@ def _corpus_commands(sub: argparse._SubParsersAction) -> None:
     lint.set_defaults(func=cmd_lint_curated)
 
 
+def cmd_eval_zeroshot(args: argparse.Namespace) -> int:
+    from model.assess.zeroshot import run
+    from model.errors import LearnerError
+
+    try:
+        return run(args)
+    except LearnerError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def _eval_commands(sub: argparse._SubParsersAction) -> None:
+    from model.assess.zeroshot import add_arguments
+
+    z = sub.add_parser("zeroshot", help="training-free zero-shot of every text source in "
+                       "bundles on frozen video features, with controls (docs/assess.md)")
+    add_arguments(z)
+    z.set_defaults(func=cmd_eval_zeroshot)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="subtext", description=__doc__.split("\n")[0])
     groups = top.add_subparsers(dest="group", required=True)
     corpus = groups.add_parser("corpus", help="build and inspect text-knowledge bundles")
     _corpus_commands(corpus.add_subparsers(dest="command", required=True))
+    evaluation = groups.add_parser("eval", help="assess text on video features (the learner)")
+    _eval_commands(evaluation.add_subparsers(dest="command", required=True))
     return top
 
 
