@@ -71,6 +71,13 @@ def label_from_name(name: str) -> str:
     return " ".join(words).lower()
 
 
+def match_key(name: str) -> str:
+    """The one normalisation of a class name, for matching spellings across files (the
+    importer) and for refusing near-duplicate names (class lists): `Apply Eye Makeup`,
+    `ApplyEyeMakeup` and `apply_eye_makeup` all give `applyeyemakeup`."""
+    return re.sub(r"[^0-9a-z]", "", name.casefold())
+
+
 def _decode(path: Path, raw: bytes) -> str:
     try:
         return raw.decode("utf-8-sig")

@@ -10,14 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-from corpus.classes import ActionClass, ClassList
+from corpus.classes import ActionClass, ClassList, match_key
 from corpus.errors import SubtextError
 from corpus.subtexts import Candidate, clean_subtext
-
-
-def match_key(name: str) -> str:
-    """`Apply Eye Makeup`, `ApplyEyeMakeup` and `apply_eye_makeup` all give `applyeyemakeup`."""
-    return re.sub(r"[^0-9a-z]", "", name.casefold())
 
 
 @dataclass
