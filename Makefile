@@ -6,8 +6,11 @@ BIN ?= $(VENV)/bin
 STAMP := $(VENV)/.subtext-setup
 
 # `make train SETUP= BIN=/path/venv/bin` uses another environment as it is (e.g. one with
-# only `pip install .[learner]`), without setting up .venv.
+# only `pip install .[learner]`), without setting up .venv. The learner cannot build
+# bundles, so CORPUS_BIN names the environment that builds the synthetic bundle
+# (`make learner-only` does both).
 SETUP ?= setup
+CORPUS_BIN ?= $(BIN)
 
 DATASET ?= hmdb51
 CLASSES ?=
@@ -16,7 +19,7 @@ CONFIG ?=
 CLIP ?=
 PRETRAINED ?=
 
-.PHONY: compare train setup corpus verify test test-fast lint bench clean-venv ui ui-stop
+.PHONY: compare train learner-only setup corpus verify test test-fast lint bench clean-venv ui ui-stop
 
 setup: $(STAMP)
 
@@ -52,7 +55,7 @@ SYN := artifacts/synthetic
 SYN_BUNDLE := artifacts/corpora/synthetic
 train: $(SETUP)
 	$(BIN)/python -m model.synthetic --out $(SYN)/clips --train-per-class 32 --val-per-class 8 --corrupt 4
-	$(BIN)/subtext corpus build --dataset synthetic --config data/configs/synthetic.yaml --out $(SYN_BUNDLE)
+	$(CORPUS_BIN)/subtext corpus build --dataset synthetic --config data/configs/synthetic.yaml --out $(SYN_BUNDLE)
 	$(BIN)/python -m model.features.extract --bundle $(SYN_BUNDLE) --list $(SYN)/clips/train.txt --out $(SYN)/features/train
 	$(BIN)/python -m model.features.extract --bundle $(SYN_BUNDLE) --list $(SYN)/clips/val.txt --out $(SYN)/features/val
 	for H in mean temporal storyboard; do \
@@ -90,6 +93,19 @@ compare: $(SETUP)
 	  --val-features $(COMPARE_FEATURES)/val --out $(COMPARE_OUT)
 	$(BIN)/python -m model.report --bundle $(COMPARE_BUNDLE) --features $(COMPARE_FEATURES)/val \
 	  --comparison $(COMPARE_OUT)/comparison.json --out $(COMPARE_OUT)/interpretability
+
+# The learner alone, as a lab without the corpus side installs it: `pip install .[learner]`
+# (same pins) into LEARNER_VENV, checked to lack llama.cpp, spaCy and Prefect, then
+# `make train` with it; the synthetic bundle is built by .venv (CORPUS_BIN).
+LEARNER_VENV ?= artifacts/learner-venv
+learner-only: setup
+	rm -rf $(LEARNER_VENV) && $(PYTHON) -m venv $(LEARNER_VENV)
+	$(LEARNER_VENV)/bin/python -m pip install -q --upgrade "pip>=24"
+	$(LEARNER_VENV)/bin/python -m pip install -q -c requirements.lock ".[learner]"
+	cd $(LEARNER_VENV) && bin/python -c "import importlib.util as u, sys; \
+	  present = [m for m in ('llama_cpp', 'spacy', 'prefect', 'nltk') if u.find_spec(m)]; \
+	  sys.exit(f'learner-only install pulled in {present}' if present else 0)"
+	$(MAKE) train SETUP= BIN=$(LEARNER_VENV)/bin CORPUS_BIN=$(BIN)
 
 ui: $(SETUP)
 	VENV=$(VENV) bash scripts/ui.sh start

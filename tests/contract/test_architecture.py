@@ -76,3 +76,16 @@ def test_only_the_edge_imports_the_command_line():
     for name, deps in graph().items():
         if not name.startswith("pipelines"):
             assert not {d for d in deps if d.startswith("pipelines")}, name
+
+
+def test_every_package_ships_in_the_wheel():
+    """pyproject lists packages by hand (the design card's folders stay top-level); a package
+    missing from the list would import from a checkout and be absent from `pip install .`."""
+    import tomllib
+
+    declared = set(tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+                   ["tool"]["setuptools"]["packages"])
+    found = {module_name(p.parent / "__init__.py") for pkg in PACKAGES
+             for p in (REPO_ROOT / pkg).rglob("__init__.py")}
+    assert found - declared == set(), "add these to [tool.setuptools] packages"
+    assert declared - found == {"subtext_data"}
