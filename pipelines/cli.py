@@ -1,5 +1,8 @@
 """`subtext` — the command line. Errors a user can act on print one clear line, exit 2.
 
+Exit codes of `corpus build` and `corpus import`: 0 every class done, 1 some class failed
+(rerun to retry transient failures), 2 bad input (docs/reliability.md).
+
 The one edge where user input enters: commands parse arguments and call the library
 (`corpus`), the Prefect flow (`pipelines.corpus_flow`) or the learner (`model`); nothing
 in those packages imports this module. Heavy imports happen inside each command, so
@@ -35,17 +38,27 @@ def _request(args: argparse.Namespace):
                         getattr(args, "import_file", None))
 
 
+def _exit_code(summary: dict) -> int:
+    """0 every class done, 1 some class failed (2, bad input, comes from main)."""
+    return 1 if summary["classes_failed"] else 0
+
+
 def cmd_build(args: argparse.Namespace) -> int:
     from corpus.manifest import summary
-    from corpus.plan import plan_build, up_to_date
+    from corpus.plan import plan_build, transient_failures, up_to_date
 
     request = _request(args)
     plan = plan_build(request)
     existing = None if args.force else up_to_date(plan)
-    if existing is not None:
+    retry = transient_failures(plan.out) if existing is not None and args.retry_failed else []
+    if retry:
+        print(f"retrying: {plan.out} has {len(retry)} class(es) whose text failed transiently "
+              "(unreachable endpoint, timeout, 5xx, 429); the rest replay from the LLM cache")
+    elif existing is not None:
         print(f"up to date: {plan.out} was built from the same inputs (use --force to rebuild)")
-        _print_summary(summary(plan.out, existing, up_to_date=True))
-        return 0
+        result = summary(plan.out, existing, up_to_date=True)
+        _print_summary(result)
+        return _exit_code(result)
     for endpoint in plan.cfg.llm_endpoints():
         endpoint.api_key()  # a missing key fails here, before anything starts
     try:
@@ -63,7 +76,7 @@ def cmd_build(args: argparse.Namespace) -> int:
                            f"lacks: pip install 'subtext[{extra}]' (a learner-only install "
                            "trains on bundles built elsewhere)") from None
     _print_summary(result)
-    return 1 if result["classes_ok"] == 0 else 0
+    return _exit_code(result)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -130,7 +143,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     print(report.render())
     args.import_format, args.import_file = args.format, args.file
     args.clip = args.pretrained = None
-    args.classes, args.force, args.config = None, True, None
+    args.classes, args.force, args.config, args.retry_failed = None, True, None, True
     return cmd_build(args)
 
 
@@ -163,6 +176,9 @@ def _corpus_commands(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--pretrained", default=None,
                    help="its weights: a tag (networked), a checkpoint path, or 'random'")
     b.add_argument("--force", action="store_true", help="rebuild even if up to date")
+    b.add_argument("--retry-failed", action=argparse.BooleanOptionalAction, default=True,
+                   help="rebuild a bundle of the same inputs whose failures were transient "
+                        "(unreachable endpoint, timeout, 5xx, 429); default on")
     b.add_argument("--plain", action="store_true",
                    help="run the stages in this process without Prefect (no UI, same bundle)")
     b.set_defaults(func=cmd_build)

@@ -171,7 +171,7 @@ class LLMClient:
                 ) from None
         raise LLMError(
             f"endpoint {self.endpoint.name}: gave up after {self.endpoint.retries + 1} "
-            f"tries: {last}"
+            f"tries: {last}", transient=True
         )
 
     def _describe_error(self, err: Exception) -> str:

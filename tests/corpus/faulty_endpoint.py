@@ -8,6 +8,7 @@ import random
 import socket
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from tests.corpus.fake_endpoint import chat_reply, send_json
@@ -42,9 +43,15 @@ class _Server(ThreadingHTTPServer):
 
 
 class FaultyEndpoint:
+    """`fault_for(request)` names the fault for one request (None: healthy), in place of
+    the random draw, for tests that fail chosen classes; `port` reopens a known address
+    (an endpoint that was down and comes back)."""
+
     def __init__(self, fault_rate: float, seed: int = 0, timeout_sleep_s: float = 1.5,
-                 latency_s: float = 0.0):
+                 latency_s: float = 0.0, port: int = 0,
+                 fault_for: Callable[[dict], str | None] | None = None):
         self.rng = random.Random(seed)
+        self.fault_for = fault_for
         self.lock = threading.Lock()
         self.counts: dict[str, int] = {"ok": 0, **dict.fromkeys(FAULTS, 0)}
         endpoint = self
@@ -56,8 +63,11 @@ class FaultyEndpoint:
             def do_POST(self):
                 request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with endpoint.lock:
-                    fault = (endpoint.rng.choice(FAULTS)
-                             if endpoint.rng.random() < fault_rate else "ok")
+                    if endpoint.fault_for is not None:
+                        fault = endpoint.fault_for(request) or "ok"
+                    else:
+                        fault = (endpoint.rng.choice(FAULTS)
+                                 if endpoint.rng.random() < fault_rate else "ok")
                     endpoint.counts[fault] += 1
                 if fault == "reset":
                     self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
@@ -75,7 +85,7 @@ class FaultyEndpoint:
                     body = chat_reply(json.dumps({"answer": "no"}))
                 send_json(self, status, body, headers)
 
-        self.server = _Server(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", port), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
