@@ -16,18 +16,25 @@ from pathlib import Path
 
 from contract import file_sha256
 from corpus.errors import SubtextError
+from corpus.printable import printable
 from pipelines.prefect_settings import configure_prefect_defaults
 
 
+def say(text: object = "", err: bool = False) -> None:
+    """Print for a person: names, sub-texts and messages come from files and endpoints, so
+    control characters are shown escaped (corpus.printable); an error stays one line."""
+    print(printable(text, keep="" if err else "\n\t"), file=sys.stderr if err else sys.stdout)
+
+
 def _print_summary(summary: dict) -> None:
-    print(f"bundle: {summary['bundle']}")
-    print(f"classes: {summary['classes_ok']} done, {summary['classes_failed']} failed")
-    print(f"TPP encoder: {summary['tpp_encoder']}")
+    say(f"bundle: {summary['bundle']}")
+    say(f"classes: {summary['classes_ok']} done, {summary['classes_failed']} failed")
+    say(f"TPP encoder: {summary['tpp_encoder']}")
     for source, mean in summary["mean_tpp_by_source"].items():
         chosen = summary["selected_by_source"].get(source, 0)
-        print(f"  mean TPP {mean:8.3f}  selected {chosen:4d}  {source}")
-    print(f"LLM calls: {summary['llm_calls']} made, {summary['llm_cache_hits']} from cache")
-    print(f"time: {summary['wall_s']:.1f} s")
+        say(f"  mean TPP {mean:8.3f}  selected {chosen:4d}  {source}")
+    say(f"LLM calls: {summary['llm_calls']} made, {summary['llm_cache_hits']} from cache")
+    say(f"time: {summary['wall_s']:.1f} s")
 
 
 def _request(args: argparse.Namespace):
@@ -52,10 +59,10 @@ def cmd_build(args: argparse.Namespace) -> int:
     existing = None if args.force else up_to_date(plan)
     retry = transient_failures(plan.out) if existing is not None and args.retry_failed else []
     if retry:
-        print(f"retrying: {plan.out} has {len(retry)} class(es) whose text failed transiently "
+        say(f"retrying: {plan.out} has {len(retry)} class(es) whose text failed transiently "
               "(unreachable endpoint, timeout, 5xx, 429); the rest replay from the LLM cache")
     elif existing is not None:
-        print(f"up to date: {plan.out} was built from the same inputs (use --force to rebuild)")
+        say(f"up to date: {plan.out} was built from the same inputs (use --force to rebuild)")
         result = summary(plan.out, existing, up_to_date=True)
         _print_summary(result)
         return _exit_code(result)
@@ -84,18 +91,18 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     problems = verify_bundle(Path(args.bundle))
     for p in problems:
-        print(f"{args.bundle}: {p}", file=sys.stderr)
+        say(f"{args.bundle}: {p}", err=True)
     if problems:
-        print(f"FAILED: {len(problems)} problem(s)", file=sys.stderr)
+        say(f"FAILED: {len(problems)} problem(s)", err=True)
         return 1
-    print(f"ok: {args.bundle} is intact (checksums, schema, counts, cross-references)")
+    say(f"ok: {args.bundle} is intact (checksums, schema, counts, cross-references)")
     return 0
 
 
 def cmd_show(args: argparse.Namespace) -> int:
     from corpus.show import show
 
-    print(show(Path(args.bundle), args.cls))
+    say(show(Path(args.bundle), args.cls))
     return 0
 
 
@@ -105,7 +112,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
     info = embed_bundle(Path(args.bundle), ClipEncoder(model=args.clip, pretrained=args.pretrained,
                                                        seed=args.seed))
-    print(f"added {info['file']} ({info['weights']} weights, dim {info['dim']}) "
+    say(f"added {info['file']} ({info['weights']} weights, dim {info['dim']}) "
           f"to {args.bundle}")
     return 0
 
@@ -114,7 +121,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
     from corpus.share import pack_bundle
 
     out = pack_bundle(Path(args.bundle), Path(args.output))
-    print(f"packed {args.bundle} -> {out} (sha256 {file_sha256(out)})")
+    say(f"packed {args.bundle} -> {out} (sha256 {file_sha256(out)})")
     return 0
 
 
@@ -122,7 +129,7 @@ def cmd_unpack(args: argparse.Namespace) -> int:
     from corpus.share import unpack_bundle
 
     out = unpack_bundle(Path(args.archive), Path(args.output), overwrite=args.force)
-    print(f"unpacked and verified: {out}")
+    say(f"unpacked and verified: {out}")
     return 0
 
 
@@ -130,7 +137,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     from corpus.share import diff_bundles, diff_is_empty, render_diff
 
     diff = diff_bundles(Path(args.a), Path(args.b))
-    print(json.dumps(diff, indent=2) if args.json else render_diff(diff, top=args.top))
+    say(json.dumps(diff, indent=2) if args.json else render_diff(diff, top=args.top))
     return 1 if args.exit_code and not diff_is_empty(diff) else 0
 
 
@@ -140,7 +147,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     report = load_import(args.format, Path(args.file), load_class_list(args.dataset),
                          args.n).report
-    print(report.render())
+    say(report.render())
     args.import_format, args.import_file = args.format, args.file
     args.clip = args.pretrained = None
     args.classes, args.force, args.config, args.retry_failed = None, True, None, True
@@ -157,8 +164,8 @@ def cmd_lint_curated(args: argparse.Namespace) -> int:
     for dataset in datasets:
         problems = lint_curated(load_curated(dataset), load_class_list(dataset))
         for p in problems:
-            print(f"{dataset}: {p}", file=sys.stderr)
-        print(f"{dataset}: {'ok' if not problems else f'{len(problems)} problem(s)'}")
+            say(f"{dataset}: {p}", err=True)
+        say(f"{dataset}: {'ok' if not problems else f'{len(problems)} problem(s)'}")
         failed += bool(problems)
     return 1 if failed else 0
 
@@ -239,7 +246,7 @@ def cmd_eval_zeroshot(args: argparse.Namespace) -> int:
     try:
         return run(args)
     except LearnerError as err:
-        print(f"error: {err}", file=sys.stderr)
+        say(f"error: {err}", err=True)
         return 2
 
 
@@ -266,16 +273,15 @@ def main(argv: list[str] | None = None) -> int:
     configure_prefect_defaults()
     args = parser().parse_args(argv)
     if getattr(args, "clip", None) and args.command == "build" and not args.pretrained:
-        print("error: --clip needs --pretrained (a tag, a path, or 'random')", file=sys.stderr)
+        say("error: --clip needs --pretrained (a tag, a path, or 'random')", err=True)
         return 2
     try:
         return args.func(args)
     except SubtextError as err:
-        print(f"error: {err}", file=sys.stderr)
+        say(f"error: {err}", err=True)
         return 2
     except KeyboardInterrupt:
-        print("interrupted: caches keep everything done so far; rerun to resume",
-              file=sys.stderr)
+        say("interrupted: caches keep everything done so far; rerun to resume", err=True)
         return 130
 
 

@@ -14,6 +14,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from tests.corpus.fake_endpoint import chat_reply, send_json
 
 FAULTS = ("429", "500", "503", "reset", "timeout", "truncated", "schema")
+# Chosen by `fault_for` only: a valid reply whose every string carries terminal escapes (clear
+# the screen, turn red) and a bidi override; a 401 whose raw, non-JSON body does the same.
+HOSTILE = "\x1b[2J\x1b[31m"
+BIDI = "\u202e"
+
+
+def hostile_reply(reply: str) -> str:
+    def spoil(value):
+        if isinstance(value, str):
+            return value.replace(" ", f" {HOSTILE}", 1) + BIDI
+        if isinstance(value, list):
+            return [spoil(v) for v in value]
+        return {k: spoil(v) for k, v in value.items()}
+    return json.dumps(spoil(json.loads(reply)))
 
 
 def good_reply(request: dict) -> str:
@@ -68,7 +82,7 @@ class FaultyEndpoint:
                     else:
                         fault = (endpoint.rng.choice(FAULTS)
                                  if endpoint.rng.random() < fault_rate else "ok")
-                    endpoint.counts[fault] += 1
+                    endpoint.counts[fault] = endpoint.counts.get(fault, 0) + 1
                 if fault == "reset":
                     self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                                                b"\x01\x00\x00\x00\x00\x00\x00\x00")
@@ -81,6 +95,10 @@ class FaultyEndpoint:
                     headers = {"Retry-After": "0"} if fault == "429" else {}
                 elif fault == "truncated":
                     body = chat_reply(good_reply(request)[:25])
+                elif fault == "hostile":
+                    body = chat_reply(hostile_reply(good_reply(request)))
+                elif fault == "hostile-401":
+                    status, body = 401, f"key refused {HOSTILE}{BIDI}".encode()
                 elif fault == "schema":
                     body = chat_reply(json.dumps({"answer": "no"}))
                 send_json(self, status, body, headers)
