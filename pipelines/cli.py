@@ -45,8 +45,14 @@ def _request(args: argparse.Namespace):
                         getattr(args, "import_file", None))
 
 
-def _exit_code(summary: dict) -> int:
+def _exit_code(summary: dict, out: Path) -> int:
     """0 every class done, 1 some class failed (2, bad input, comes from main)."""
+    from corpus.plan import transient_failures
+
+    pending = transient_failures(out)
+    if pending:
+        say(f"transient failures in {len(pending)} class(es): build again (without "
+            "--no-retry-failed) to retry them")
     return 1 if summary["classes_failed"] else 0
 
 
@@ -65,7 +71,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         say(f"up to date: {plan.out} was built from the same inputs (use --force to rebuild)")
         result = summary(plan.out, existing, up_to_date=True)
         _print_summary(result)
-        return _exit_code(result)
+        return _exit_code(result, plan.out)
     for endpoint in plan.cfg.llm_endpoints():
         endpoint.api_key()  # a missing key fails here, before anything starts
     try:
@@ -83,7 +89,7 @@ def cmd_build(args: argparse.Namespace) -> int:
                            f"lacks: pip install 'subtext[{extra}]' (a learner-only install "
                            "trains on bundles built elsewhere)") from None
     _print_summary(result)
-    return _exit_code(result)
+    return _exit_code(result, plan.out)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

@@ -84,7 +84,9 @@ def test_the_flow_started_from_the_ui_does_not_log_the_key(tmp_path):
     would): the failed run's logs and state messages, stored in the Prefect database, hold
     no part of the key."""
     config = _config_with_key_as_name(tmp_path)
-    code = ("from pipelines.corpus_flow import build_corpus\n"
+    code = ("from pipelines.prefect_settings import configure_prefect_defaults\n"
+            "configure_prefect_defaults()\n"
+            "from pipelines.corpus_flow import build_corpus\n"
             f"build_corpus(dataset='hmdb51', classes=1, config={str(config)!r}, "
             f"out={str(tmp_path / 'b')!r})\n")
     env = {**os.environ, "SUBTEXT_CACHE_DIR": str(tmp_path / "cache"),

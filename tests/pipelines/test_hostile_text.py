@@ -22,6 +22,8 @@ ESCAPED = "\\x1b[2J\\x1b[31m"
 
 READ_PREFECT = """
 import asyncio, json
+from pipelines.prefect_settings import configure_prefect_defaults
+configure_prefect_defaults()
 from prefect.client.orchestration import get_client
 
 async def main():
@@ -83,9 +85,10 @@ def test_hostile_subtexts_are_stored_as_received_and_shown_escaped(tmp_path):
     assert ESCAPED in shown.stdout and "\\u202e" in shown.stdout
 
     record = _prefect_record(tmp_path)
-    artifacts = json.dumps(record["artifacts"], ensure_ascii=False)
-    assert ESCAPED in artifacts  # the selected sub-texts reached the UI, escaped
-    _no_raw_controls(artifacts, *record["logs"], *record["states"])
+    cells = [str(cell) for data in record["artifacts"] for row in json.loads(data)
+             for cell in row.values()]
+    assert any(ESCAPED in cell for cell in cells)  # the selected sub-texts reached the UI
+    _no_raw_controls(*cells, *record["logs"], *record["states"])
 
 
 def test_a_hostile_error_body_is_escaped_in_the_terminal_logs_and_ui(tmp_path):
