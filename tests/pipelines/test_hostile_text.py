@@ -99,3 +99,26 @@ def test_a_hostile_error_body_is_escaped_in_the_terminal_logs_and_ui(tmp_path):
     record = _prefect_record(tmp_path)
     assert any("key refused" in text for text in record["logs"] + record["states"])
     _no_raw_controls(*record["logs"], *record["states"])
+
+
+def test_a_hostile_name_in_an_imported_file_is_shown_escaped(tmp_path):
+    classes = tmp_path / "two.txt"
+    classes.write_text("ApplyEyeMakeup\nArchery\n")
+    spoiled = f"{HOSTILE}Archery{BIDI}"
+    released = tmp_path / "cupl.json"
+    released.write_text(json.dumps({
+        "Apply Eye Makeup": ["a brush sweeps colour across a closed eyelid",
+                             "a mirror held close to the face",
+                             f"fingers {HOSTILE}steady the skin near the eye",
+                             "a small pencil traces the lash line"],
+        spoiled: ["a bow drawn back to the cheek", "an arrow leaves the string",
+                  "a target stands far across the field", "the archer lowers the bow"]}))
+    done = _run(["import", "--format", "cupl", "--dataset", classes, released,
+                 "-o", tmp_path / "bundle", "--plain"], tmp_path)
+    assert done.returncode == 1, done.stderr  # Archery has no text: a failed class
+    assert "unmatched: in the file, not in the class list (1): " in done.stdout
+    assert f"{ESCAPED}Archery\\u202e" in done.stdout
+    _no_raw_controls(done.stdout, done.stderr)
+    shown = _run(["show", tmp_path / "bundle", "--class", "ApplyEyeMakeup"], tmp_path)
+    assert f"fingers {ESCAPED}steady" in shown.stdout
+    _no_raw_controls(shown.stdout)
