@@ -24,7 +24,7 @@ SUBTEXTS_SCHEMA = pa.schema([
 ])
 FAILURES_SCHEMA = pa.schema([
     ("class_id", pa.int32()), ("source", pa.string()), ("reason", pa.string()),
-    ("attempts", pa.int32()),
+    ("attempts", pa.int32()), ("transient", pa.bool_()),
 ])
 
 _strings = pa.list_(pa.string())

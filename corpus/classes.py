@@ -3,7 +3,9 @@
 A class list is either a built-in dataset (`data/classes/<name>.csv`) or a user's
 file: a CSV with an `id,name` header (an optional `text` column gives the
 plain-English label) or one class name per line. CRLF line endings, a UTF-8 byte
-order mark and quoted names are accepted.
+order mark and quoted names are accepted; lines over 4096 characters, control and
+invisible format characters, and names equal up to case, spaces and punctuation
+(`match_key`) are refused with the line.
 """
 
 import csv
@@ -15,6 +17,7 @@ from pathlib import Path
 
 from corpus.errors import ClassListError
 from corpus.paths import data_dir
+from corpus.printable import describe, first_unsafe
 
 
 @dataclass(frozen=True)
@@ -89,9 +92,40 @@ def _decode(path: Path, raw: bytes) -> str:
         ) from None
 
 
+# A class name is a few words; a longer line is a wrong file (and past 128 KiB the CSV
+# reader itself gives up).
+MAX_LINE_CHARS = 4096
+
+
+def _check_lines(path: Path, text: str) -> None:
+    """Refuse, before the CSV reader sees them, over-long lines and characters that act on
+    a terminal or hide in plain sight (corpus.printable)."""
+    for line_no, line in enumerate(text.split("\n"), start=1):
+        line = line.removesuffix("\r")
+        if len(line) > MAX_LINE_CHARS:
+            raise ClassListError(
+                f"class list {path}: line {line_no} is {len(line)} characters long; "
+                f"a class line may have at most {MAX_LINE_CHARS}")
+        ch = first_unsafe(line)
+        if ch is not None:
+            raise ClassListError(
+                f"class list {path}: line {line_no}: {describe(ch)} at column "
+                f"{line.index(ch) + 1}; class names must be plain text")
+
+
+def _rows(path: Path, text: str) -> list[list[str]]:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        return [r for r in reader if any(c.strip() for c in r)]
+    except csv.Error as err:  # e.g. a quote never closed, swallowing the rest of the file
+        raise ClassListError(
+            f"class list {path}: line {reader.line_num}: not valid CSV ({err})") from None
+
+
 def parse_class_list(path: Path, raw: bytes) -> list[ActionClass]:
     text = _decode(path, raw)
-    rows = [r for r in csv.reader(io.StringIO(text, newline="")) if any(c.strip() for c in r)]
+    _check_lines(path, text)
+    rows = _rows(path, text)
     if not rows:
         raise ClassListError(f"class list {path}: the file has no classes")
     header = [c.strip().lower() for c in rows[0]]
@@ -133,6 +167,7 @@ def _parse_names(path: Path, rows: list[list[str]]) -> list[ActionClass]:
 
 def _check(path: Path, classes: list[ActionClass], first_line: int) -> None:
     seen: dict[str, int] = {}
+    keys: dict[str, tuple[int, str]] = {}
     for offset, c in enumerate(classes):
         line = first_line + offset
         if not c.name:
@@ -142,7 +177,23 @@ def _check(path: Path, classes: list[ActionClass], first_line: int) -> None:
                 f"class list {path}: line {line}: duplicate class {c.name!r} "
                 f"(first at line {seen[c.name]})"
             )
+        ch = first_unsafe(c.name + c.label)
+        if ch is not None:  # a quoted field spanning lines
+            raise ClassListError(
+                f"class list {path}: line {line}: {describe(ch)} in class name {c.name[:40]!r}; "
+                "class names must be plain text (a quote left open?)")
         seen[c.name] = line
+        # Names that differ only in case, spaces, underscores or punctuation would become
+        # two classes with the same text. A name with no Latin letter or digit has an empty
+        # key; only its exact spelling is compared.
+        key = match_key(c.name)
+        if key in keys:
+            first, name = keys[key]
+            raise ClassListError(
+                f"class list {path}: line {line}: class {c.name!r} and line {first}'s "
+                f"{name!r} are the same name up to case, spaces and punctuation ({key!r})")
+        if key:
+            keys[key] = (line, c.name)
     ids = sorted(c.class_id for c in classes)
     if ids != list(range(len(classes))):
         missing = sorted(set(range(len(classes))) - set(ids))

@@ -1,6 +1,9 @@
 """Corpus build configuration: YAML validated by typed models, defaults that run offline."""
 
+import math
 import os
+import re
+from collections import Counter
 from pathlib import Path
 from typing import Literal
 
@@ -11,6 +14,37 @@ from corpus.errors import ConfigError
 from corpus.paths import data_dir
 
 EMBEDDED = "embedded"
+
+
+ENV_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Prefixes of keys people paste: OpenAI/Anthropic/Stripe (sk-, sk_), GitHub (ghp_, gho_,
+# ghs_, github_pat_), Slack (xoxb-, xoxp-), Hugging Face (hf_), Google (AIza).
+KEY_PREFIXES = ("sk-", "sk_", "ghp_", "gho_", "ghs_", "github_pat_", "xoxb-", "xoxp-",
+                "xoxa-", "hf_", "AIza")
+AWS_ACCESS_KEY = re.compile(r"(AKIA|ASIA)[0-9A-Z]{16}")
+
+
+def _entropy_bits(text: str) -> float:
+    """Shannon entropy per character of `text`'s character distribution."""
+    counts = Counter(text)
+    return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
+
+
+def looks_like_a_key(value: str) -> bool:
+    """A value that may be a secret rather than an environment variable's name: a known
+    key prefix, not a variable name at all, or a long token with no word structure
+    (variable names of 20+ characters join words with `_`; keys are letters and digits
+    drawn at random)."""
+    if value.startswith(KEY_PREFIXES) or AWS_ACCESS_KEY.fullmatch(value):
+        return True
+    if not ENV_VAR_NAME.fullmatch(value):
+        return True
+    if len(value) < 20 or "_" in value:
+        return False
+    digits = sum(c.isdigit() for c in value) / len(value)
+    mixed_case = value != value.upper() and value != value.lower()
+    random_looking = digits >= 0.15 or (mixed_case and digits > 0)
+    return random_looking and _entropy_bits(value) >= 3.0
 
 
 class _Strict(BaseModel):
@@ -40,6 +74,17 @@ class Endpoint(_Strict):
     def _name_is_an_id(cls, v: str) -> str:
         if not v or any(c in v for c in "/:\\ "):
             raise ValueError(f"endpoint name {v!r} must be non-empty without '/', ':' or spaces")
+        return v
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _a_name_not_a_key(cls, v: str | None) -> str | None:
+        # The message never repeats the value: it may be the key itself.
+        if v is not None and looks_like_a_key(v):
+            raise ValueError(
+                "this looks like a key, not the name of an environment variable (value "
+                "hidden); put the variable's name here, e.g. OPENAI_API_KEY, and the key "
+                "in that variable")
         return v
 
     @property

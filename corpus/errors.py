@@ -18,7 +18,16 @@ class BundleError(SubtextError):
 
 
 class LLMError(SubtextError):
-    """An endpoint that could not give a usable reply within its retry budget."""
+    """An endpoint that could not give a usable reply within its retry budget.
+
+    `transient`: the endpoint never answered usefully (connection refused or reset,
+    timeout, 5xx, 429) until the transport retry budget ran out, so a later run may
+    succeed. Replies that arrived but failed validation are cached and would fail the
+    same way again, so they are not transient."""
+
+    def __init__(self, message: str, transient: bool = False):
+        super().__init__(message)
+        self.transient = transient
 
 
 class LLMFatalError(LLMError):

@@ -27,6 +27,7 @@ from corpus.encoders import EmbeddingCache, TextEncoder
 from corpus.knowledge import describer_client, semantic_knowledge
 from corpus.manifest import manifest, summary
 from corpus.plan import BuildPlan
+from corpus.printable import printable
 from corpus.selection import ScoredClass, score_classes, tpp_encoder, tpp_summary, tpp_texts
 from corpus.sources import ClassSources, GeneratedClass, generate_class, llm_clients, make_sources
 from corpus.tables import bundle_encoders, counts, embedding_rows, embeddings_table, text_tables
@@ -66,7 +67,7 @@ class PlainStages:
                 yield fut.result()
 
     def warn(self, message: str) -> None:
-        print(f"warning: {message}", file=sys.stderr)
+        print(f"warning: {printable(message)}", file=sys.stderr)
 
     def publish(self, scored, tpp) -> None:
         pass

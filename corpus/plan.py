@@ -89,3 +89,16 @@ def up_to_date(plan: BuildPlan) -> dict | None:
     if existing.get("inputs_sha256") != plan.inputs_sha256 or verify_bundle(plan.out):
         return None
     return existing
+
+
+def transient_failures(out: Path) -> list[int]:
+    """Classes of the bundle at `out` that a rerun may complete: those with a source whose
+    failure was transient (failures.parquet `transient`). Succeeded classes replay their
+    cached LLM replies on a rerun, so retrying costs only the calls that failed."""
+    if not (out / "failures.parquet").is_file():
+        return []
+    try:
+        rows = store.read_table(out, "failures.parquet").to_pylist()
+    except SubtextError:
+        return []
+    return sorted({r["class_id"] for r in rows if r.get("transient")})

@@ -15,7 +15,7 @@ from corpus.cache import KeyValueCache
 from corpus.classes import ActionClass, ClassList
 from corpus.config import CorpusConfig
 from corpus.curated import curated_sources, load_curated
-from corpus.errors import ConfigError, LLMFatalError, SubtextError
+from corpus.errors import ConfigError, LLMError, LLMFatalError, SubtextError
 from corpus.formats import import_sources
 from corpus.llm.client import LLMClient
 from corpus.paths import cache_dir
@@ -33,6 +33,7 @@ class Failure:
     source: str
     reason: str
     attempts: int
+    transient: bool  # a rerun may succeed (corpus.errors.LLMError.transient)
 
 
 @dataclass
@@ -104,6 +105,10 @@ def make_sources(cfg: CorpusConfig, class_list: ClassList, clients: list[LLMClie
     return ClassSources(subtexts, units)
 
 
+def _transient(err: SubtextError) -> bool:
+    return isinstance(err, LLMError) and err.transient
+
+
 def generate_class(action: ActionClass, sources: ClassSources) -> GeneratedClass:
     """One candidate set per source and raw units per unit source; a source that fails is
     recorded, never filled in."""
@@ -114,12 +119,14 @@ def generate_class(action: ActionClass, sources: ClassSources) -> GeneratedClass
         except LLMFatalError:
             raise
         except SubtextError as err:
-            out.failures.append(Failure(action.class_id, source.id, str(err), source.attempts))
+            out.failures.append(Failure(action.class_id, source.id, str(err), source.attempts,
+                                        _transient(err)))
     for unit_source in sources.units:
         try:
             out.units.append(unit_source.units(action))
         except LLMFatalError:
             raise
         except SubtextError as err:
-            out.failures.append(Failure(action.class_id, unit_source.id, str(err), 1))
+            out.failures.append(Failure(action.class_id, unit_source.id, str(err), 1,
+                                        _transient(err)))
     return out

@@ -1,5 +1,8 @@
 """`subtext` — the command line. Errors a user can act on print one clear line, exit 2.
 
+Exit codes of `corpus build` and `corpus import`: 0 every class done, 1 some class failed
+(rerun to retry transient failures), 2 bad input (docs/reliability.md).
+
 The one edge where user input enters: commands parse arguments and call the library
 (`corpus`), the Prefect flow (`pipelines.corpus_flow`) or the learner (`model`); nothing
 in those packages imports this module. Heavy imports happen inside each command, so
@@ -13,18 +16,25 @@ from pathlib import Path
 
 from contract import file_sha256
 from corpus.errors import SubtextError
+from corpus.printable import printable
 from pipelines.prefect_settings import configure_prefect_defaults
 
 
+def say(text: object = "", err: bool = False) -> None:
+    """Print for a person: names, sub-texts and messages come from files and endpoints, so
+    control characters are shown escaped (corpus.printable); an error stays one line."""
+    print(printable(text, keep="" if err else "\n\t"), file=sys.stderr if err else sys.stdout)
+
+
 def _print_summary(summary: dict) -> None:
-    print(f"bundle: {summary['bundle']}")
-    print(f"classes: {summary['classes_ok']} done, {summary['classes_failed']} failed")
-    print(f"TPP encoder: {summary['tpp_encoder']}")
+    say(f"bundle: {summary['bundle']}")
+    say(f"classes: {summary['classes_ok']} done, {summary['classes_failed']} failed")
+    say(f"TPP encoder: {summary['tpp_encoder']}")
     for source, mean in summary["mean_tpp_by_source"].items():
         chosen = summary["selected_by_source"].get(source, 0)
-        print(f"  mean TPP {mean:8.3f}  selected {chosen:4d}  {source}")
-    print(f"LLM calls: {summary['llm_calls']} made, {summary['llm_cache_hits']} from cache")
-    print(f"time: {summary['wall_s']:.1f} s")
+        say(f"  mean TPP {mean:8.3f}  selected {chosen:4d}  {source}")
+    say(f"LLM calls: {summary['llm_calls']} made, {summary['llm_cache_hits']} from cache")
+    say(f"time: {summary['wall_s']:.1f} s")
 
 
 def _request(args: argparse.Namespace):
@@ -35,17 +45,33 @@ def _request(args: argparse.Namespace):
                         getattr(args, "import_file", None))
 
 
+def _exit_code(summary: dict, out: Path) -> int:
+    """0 every class done, 1 some class failed (2, bad input, comes from main)."""
+    from corpus.plan import transient_failures
+
+    pending = transient_failures(out)
+    if pending:
+        say(f"transient failures in {len(pending)} class(es): build again (without "
+            "--no-retry-failed) to retry them")
+    return 1 if summary["classes_failed"] else 0
+
+
 def cmd_build(args: argparse.Namespace) -> int:
     from corpus.manifest import summary
-    from corpus.plan import plan_build, up_to_date
+    from corpus.plan import plan_build, transient_failures, up_to_date
 
     request = _request(args)
     plan = plan_build(request)
     existing = None if args.force else up_to_date(plan)
-    if existing is not None:
-        print(f"up to date: {plan.out} was built from the same inputs (use --force to rebuild)")
-        _print_summary(summary(plan.out, existing, up_to_date=True))
-        return 0
+    retry = transient_failures(plan.out) if existing is not None and args.retry_failed else []
+    if retry:
+        say(f"retrying: {plan.out} has {len(retry)} class(es) whose text failed transiently "
+              "(unreachable endpoint, timeout, 5xx, 429); the rest replay from the LLM cache")
+    elif existing is not None:
+        say(f"up to date: {plan.out} was built from the same inputs (use --force to rebuild)")
+        result = summary(plan.out, existing, up_to_date=True)
+        _print_summary(result)
+        return _exit_code(result, plan.out)
     for endpoint in plan.cfg.llm_endpoints():
         endpoint.api_key()  # a missing key fails here, before anything starts
     try:
@@ -63,7 +89,7 @@ def cmd_build(args: argparse.Namespace) -> int:
                            f"lacks: pip install 'subtext[{extra}]' (a learner-only install "
                            "trains on bundles built elsewhere)") from None
     _print_summary(result)
-    return 1 if result["classes_ok"] == 0 else 0
+    return _exit_code(result, plan.out)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -71,18 +97,18 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     problems = verify_bundle(Path(args.bundle))
     for p in problems:
-        print(f"{args.bundle}: {p}", file=sys.stderr)
+        say(f"{args.bundle}: {p}", err=True)
     if problems:
-        print(f"FAILED: {len(problems)} problem(s)", file=sys.stderr)
+        say(f"FAILED: {len(problems)} problem(s)", err=True)
         return 1
-    print(f"ok: {args.bundle} is intact (checksums, schema, counts, cross-references)")
+    say(f"ok: {args.bundle} is intact (checksums, schema, counts, cross-references)")
     return 0
 
 
 def cmd_show(args: argparse.Namespace) -> int:
     from corpus.show import show
 
-    print(show(Path(args.bundle), args.cls))
+    say(show(Path(args.bundle), args.cls))
     return 0
 
 
@@ -92,7 +118,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
     info = embed_bundle(Path(args.bundle), ClipEncoder(model=args.clip, pretrained=args.pretrained,
                                                        seed=args.seed))
-    print(f"added {info['file']} ({info['weights']} weights, dim {info['dim']}) "
+    say(f"added {info['file']} ({info['weights']} weights, dim {info['dim']}) "
           f"to {args.bundle}")
     return 0
 
@@ -101,7 +127,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
     from corpus.share import pack_bundle
 
     out = pack_bundle(Path(args.bundle), Path(args.output))
-    print(f"packed {args.bundle} -> {out} (sha256 {file_sha256(out)})")
+    say(f"packed {args.bundle} -> {out} (sha256 {file_sha256(out)})")
     return 0
 
 
@@ -109,7 +135,7 @@ def cmd_unpack(args: argparse.Namespace) -> int:
     from corpus.share import unpack_bundle
 
     out = unpack_bundle(Path(args.archive), Path(args.output), overwrite=args.force)
-    print(f"unpacked and verified: {out}")
+    say(f"unpacked and verified: {out}")
     return 0
 
 
@@ -117,7 +143,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     from corpus.share import diff_bundles, diff_is_empty, render_diff
 
     diff = diff_bundles(Path(args.a), Path(args.b))
-    print(json.dumps(diff, indent=2) if args.json else render_diff(diff, top=args.top))
+    say(json.dumps(diff, indent=2) if args.json else render_diff(diff, top=args.top))
     return 1 if args.exit_code and not diff_is_empty(diff) else 0
 
 
@@ -127,10 +153,10 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     report = load_import(args.format, Path(args.file), load_class_list(args.dataset),
                          args.n).report
-    print(report.render())
+    say(report.render())
     args.import_format, args.import_file = args.format, args.file
     args.clip = args.pretrained = None
-    args.classes, args.force, args.config = None, True, None
+    args.classes, args.force, args.config, args.retry_failed = None, True, None, True
     return cmd_build(args)
 
 
@@ -144,8 +170,8 @@ def cmd_lint_curated(args: argparse.Namespace) -> int:
     for dataset in datasets:
         problems = lint_curated(load_curated(dataset), load_class_list(dataset))
         for p in problems:
-            print(f"{dataset}: {p}", file=sys.stderr)
-        print(f"{dataset}: {'ok' if not problems else f'{len(problems)} problem(s)'}")
+            say(f"{dataset}: {p}", err=True)
+        say(f"{dataset}: {'ok' if not problems else f'{len(problems)} problem(s)'}")
         failed += bool(problems)
     return 1 if failed else 0
 
@@ -163,6 +189,9 @@ def _corpus_commands(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--pretrained", default=None,
                    help="its weights: a tag (networked), a checkpoint path, or 'random'")
     b.add_argument("--force", action="store_true", help="rebuild even if up to date")
+    b.add_argument("--retry-failed", action=argparse.BooleanOptionalAction, default=True,
+                   help="rebuild a bundle of the same inputs whose failures were transient "
+                        "(unreachable endpoint, timeout, 5xx, 429); default on")
     b.add_argument("--plain", action="store_true",
                    help="run the stages in this process without Prefect (no UI, same bundle)")
     b.set_defaults(func=cmd_build)
@@ -223,7 +252,7 @@ def cmd_eval_zeroshot(args: argparse.Namespace) -> int:
     try:
         return run(args)
     except LearnerError as err:
-        print(f"error: {err}", file=sys.stderr)
+        say(f"error: {err}", err=True)
         return 2
 
 
@@ -250,16 +279,15 @@ def main(argv: list[str] | None = None) -> int:
     configure_prefect_defaults()
     args = parser().parse_args(argv)
     if getattr(args, "clip", None) and args.command == "build" and not args.pretrained:
-        print("error: --clip needs --pretrained (a tag, a path, or 'random')", file=sys.stderr)
+        say("error: --clip needs --pretrained (a tag, a path, or 'random')", err=True)
         return 2
     try:
         return args.func(args)
     except SubtextError as err:
-        print(f"error: {err}", file=sys.stderr)
+        say(f"error: {err}", err=True)
         return 2
     except KeyboardInterrupt:
-        print("interrupted: caches keep everything done so far; rerun to resume",
-              file=sys.stderr)
+        say("interrupted: caches keep everything done so far; rerun to resume", err=True)
         return 130
 
 

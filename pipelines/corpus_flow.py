@@ -15,13 +15,14 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
-from prefect.logging.handlers import PrefectConsoleHandler
+from prefect.logging.handlers import APILogHandler, PrefectConsoleHandler
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote, unmapped
 
 from corpus import pipeline
 from corpus.errors import SubtextError
 from corpus.plan import BuildRequest, plan_build
+from corpus.printable import printable
 from corpus.selection import ScoredClass
 
 
@@ -30,15 +31,38 @@ def _not_a_user_error(record: logging.LogRecord) -> bool:
     return not isinstance(exc, SubtextError)
 
 
+def _escape_controls(record: logging.LogRecord) -> bool:
+    """Log text carries class names, sub-texts and endpoint replies: write its control
+    characters as escapes (corpus.printable) before any handler shows or stores it."""
+    message = record.getMessage()
+    safe = printable(message)
+    if safe != message:
+        record.msg, record.args = safe, None
+    if record.exc_info and not record.exc_text:
+        record.exc_text = printable(logging.Formatter().formatException(record.exc_info))
+    return True
+
+
+def _prefect_handlers() -> list[logging.Handler]:
+    names = logging.root.manager.loggerDict
+    loggers = [logging.getLogger(), *(logging.getLogger(n) for n in names)]
+    return [h for logger in loggers for h in getattr(logger, "handlers", [])
+            if isinstance(h, PrefectConsoleHandler | APILogHandler)]
+
+
+def escape_controls_in_logs() -> None:
+    """Every Prefect log handler (console, API/UI) escapes control characters."""
+    for handler in _prefect_handlers():
+        if _escape_controls not in handler.filters:
+            handler.addFilter(_escape_controls)
+
+
 def quiet_user_errors_on_console() -> None:
     """A bad input ends the run with one clear line from the CLI; keep Prefect's console
     from printing the same error again as a traceback (the UI still gets the full log)."""
-    names = logging.root.manager.loggerDict
-    loggers = [logging.getLogger(), *(logging.getLogger(n) for n in names)]
-    for logger in loggers:
-        for handler in getattr(logger, "handlers", []):
-            if isinstance(handler, PrefectConsoleHandler):
-                handler.addFilter(_not_a_user_error)
+    for handler in _prefect_handlers():
+        if isinstance(handler, PrefectConsoleHandler):
+            handler.addFilter(_not_a_user_error)
 
 
 class PrefectStages:
@@ -62,21 +86,22 @@ class PrefectStages:
         get_run_logger().warning(message)
 
     def publish(self, scored: list[ScoredClass], tpp: dict) -> None:
+        # The UI renders these cells: sub-texts and reasons come from endpoints and files.
         rows = []
         for s in scored:
             sel = s.selected
             rows.append({
-                "class": s.action.name,
-                "source": sel.candidate.source if sel else "FAILED",
+                "class": printable(s.action.name, keep=""),
+                "source": printable(sel.candidate.source if sel else "FAILED", keep=""),
                 "tpp": round(sel.tpp, 3) if sel else None,
-                "subtexts": " | ".join(sel.candidate.subtexts) if sel else "; ".join(
-                    f.reason[:120] for f in s.failures),
+                "subtexts": printable(" | ".join(sel.candidate.subtexts) if sel else "; ".join(
+                    f.reason[:120] for f in s.failures), keep=""),
             })
         create_table_artifact(key="selected-subtexts", table=rows,
                               description="Per class: the TPP-selected candidate set")
         create_table_artifact(
             key="tpp-by-source",
-            table=[{"source": k, "mean_tpp": round(v, 3),
+            table=[{"source": printable(k, keep=""), "mean_tpp": round(v, 3),
                     "valid_sets": tpp["valid_by_source"].get(k, 0),
                     "selected": tpp["selected_by_source"].get(k, 0)}
                    for k, v in tpp["mean_by_source"].items()],
@@ -90,6 +115,7 @@ def build_corpus(dataset: str, out: str | None = None, classes: int | None = Non
                  pretrained: str | None = None, import_format: str | None = None,
                  import_file: str | None = None) -> dict:
     """Build a TPP-selected sub-text corpus bundle for a dataset's class list."""
+    escape_controls_in_logs()  # also when the UI starts the flow, not the CLI
     stages = PrefectStages()
     # Planning reads the class list, the config and the input files: the first task in the UI.
     plan = stages.stage("load-classes", plan_build,
@@ -102,5 +128,6 @@ def run_flow(request: BuildRequest, workers: int) -> dict:
     """The flow with as many generation workers as the endpoints can serve at once, so
     classes finish (and the progress bar moves) one after another, not all at the end."""
     quiet_user_errors_on_console()
+    escape_controls_in_logs()
     runner = ThreadPoolTaskRunner(max_workers=max(1, workers))
     return build_corpus.with_options(task_runner=runner)(**vars(request))

@@ -24,6 +24,7 @@ from corpus.cache import KeyValueCache, cache_key
 from corpus.config import Endpoint
 from corpus.errors import LLMError, LLMFatalError, ReplyInvalid
 from corpus.llm import embedded
+from corpus.printable import printable
 
 T = TypeVar("T")
 
@@ -171,7 +172,7 @@ class LLMClient:
                 ) from None
         raise LLMError(
             f"endpoint {self.endpoint.name}: gave up after {self.endpoint.retries + 1} "
-            f"tries: {last}"
+            f"tries: {last}", transient=True
         )
 
     def _describe_error(self, err: Exception) -> str:
@@ -180,8 +181,10 @@ class LLMClient:
             hint = ""
             if err.status_code in (401, 403):
                 hint = f"; check the key in ${self.endpoint.api_key_env}"
-            return self._scrub(f"HTTP {err.status_code} {body}{hint}")
-        return self._scrub(f"{type(err).__name__}: {err}"[:300])
+            # The body is the remote server's text: escaped where it enters, so the reason
+            # is safe in failures.parquet, logs, the Prefect UI and a terminal.
+            return self._scrub(printable(f"HTTP {err.status_code} {body}{hint}", keep=""))
+        return self._scrub(printable(f"{type(err).__name__}: {err}"[:300], keep=""))
 
     @staticmethod
     def _backoff(err: Exception, attempt: int) -> float:

@@ -8,11 +8,26 @@ import random
 import socket
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from tests.corpus.fake_endpoint import chat_reply, send_json
 
 FAULTS = ("429", "500", "503", "reset", "timeout", "truncated", "schema")
+# Chosen by `fault_for` only: a valid reply whose every string carries terminal escapes (clear
+# the screen, turn red) and a bidi override; a 401 whose raw, non-JSON body does the same.
+HOSTILE = "\x1b[2J\x1b[31m"
+BIDI = "\u202e"
+
+
+def hostile_reply(reply: str) -> str:
+    def spoil(value):
+        if isinstance(value, str):
+            return value.replace(" ", f" {HOSTILE}", 1) + BIDI
+        if isinstance(value, list):
+            return [spoil(v) for v in value]
+        return {k: spoil(v) for k, v in value.items()}
+    return json.dumps(spoil(json.loads(reply)))
 
 
 def good_reply(request: dict) -> str:
@@ -42,9 +57,15 @@ class _Server(ThreadingHTTPServer):
 
 
 class FaultyEndpoint:
+    """`fault_for(request)` names the fault for one request (None: healthy), in place of
+    the random draw, for tests that fail chosen classes; `port` reopens a known address
+    (an endpoint that was down and comes back)."""
+
     def __init__(self, fault_rate: float, seed: int = 0, timeout_sleep_s: float = 1.5,
-                 latency_s: float = 0.0):
+                 latency_s: float = 0.0, port: int = 0,
+                 fault_for: Callable[[dict], str | None] | None = None):
         self.rng = random.Random(seed)
+        self.fault_for = fault_for
         self.lock = threading.Lock()
         self.counts: dict[str, int] = {"ok": 0, **dict.fromkeys(FAULTS, 0)}
         endpoint = self
@@ -56,9 +77,12 @@ class FaultyEndpoint:
             def do_POST(self):
                 request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with endpoint.lock:
-                    fault = (endpoint.rng.choice(FAULTS)
-                             if endpoint.rng.random() < fault_rate else "ok")
-                    endpoint.counts[fault] += 1
+                    if endpoint.fault_for is not None:
+                        fault = endpoint.fault_for(request) or "ok"
+                    else:
+                        fault = (endpoint.rng.choice(FAULTS)
+                                 if endpoint.rng.random() < fault_rate else "ok")
+                    endpoint.counts[fault] = endpoint.counts.get(fault, 0) + 1
                 if fault == "reset":
                     self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                                                b"\x01\x00\x00\x00\x00\x00\x00\x00")
@@ -71,11 +95,15 @@ class FaultyEndpoint:
                     headers = {"Retry-After": "0"} if fault == "429" else {}
                 elif fault == "truncated":
                     body = chat_reply(good_reply(request)[:25])
+                elif fault == "hostile":
+                    body = chat_reply(hostile_reply(good_reply(request)))
+                elif fault == "hostile-401":
+                    status, body = 401, f"key refused {HOSTILE}{BIDI}".encode()
                 elif fault == "schema":
                     body = chat_reply(json.dumps({"answer": "no"}))
                 send_json(self, status, body, headers)
 
-        self.server = _Server(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", port), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property

@@ -60,6 +60,20 @@ def test_limit_keeps_the_first_classes():
         (b"id,name\n0,run\nx,walk\n", "line 3: id 'x' is not an integer"),
         (b"id,name\n0,run\n1,caf\xe9\n", "line 3 is not valid UTF-8"),
         (b"", "no classes"),
+        (b"id,name\n0,run\n1," + b"x" * 5000 + b"\n", "line 3 is 5002 characters long"),
+        (b'id,name\n0,"run\n' + (b"y" * 4000 + b"\n") * 40, "not valid CSV"),
+        (b'id,name\n0,"run\n1,walk\n', "line 2: U+000A (control character) in class name"),
+        (b"run\nju\x00mp\n", "line 2: U+0000 (control character) at column 3"),
+        (b"run\n\x1b[31mjump\n", "line 2: U+001B (control character) at column 1"),
+        (b"run\njump\xc2\x85\n", "line 2: U+0085 (control character)"),
+        ("run\njump\u202egnik\n".encode(), "line 2: U+202E RIGHT-TO-LEFT OVERRIDE"),
+        ("run\njump\u2066x\n".encode(), "line 2: U+2066 LEFT-TO-RIGHT ISOLATE"),
+        ("run\nju\u200bmp\n".encode(), "line 2: U+200B ZERO WIDTH SPACE"),
+        ("run\nju\ufeffmp\n".encode(), "line 2: U+FEFF ZERO WIDTH NO-BREAK SPACE"),
+        (b"id,name\n0,Jump\n1,run\n2,jump\n",
+         "line 4: class 'jump' and line 2's 'Jump' are the same name"),
+        (b"apply_eye_makeup\nApplyEyeMakeup\n", "line 2: class 'ApplyEyeMakeup' and line 1's"),
+        (b"walk the dog\nwalk  the-dog\n", "line 2: class 'walk  the-dog'"),
     ],
 )
 def test_bad_files_are_rejected_with_the_line(tmp_path, content, message):
@@ -68,6 +82,12 @@ def test_bad_files_are_rejected_with_the_line(tmp_path, content, message):
     with pytest.raises(ClassListError, match=None) as err:
         load_class_list(str(f))
     assert message in str(err.value) and str(f) in str(err.value)
+
+
+def test_names_without_latin_letters_are_compared_by_spelling(tmp_path):
+    f = tmp_path / "names.txt"
+    f.write_text("跳高\n跳远\n")  # both have an empty match_key; they are two classes
+    assert len(load_class_list(str(f)).classes) == 2
 
 
 def test_unknown_dataset_lists_the_builtin_ones():

@@ -40,6 +40,31 @@ def test_bad_config_names_the_file_and_field(tmp_path, text, message):
     assert message in str(err.value) and str(f) in str(err.value)
 
 
+@pytest.mark.parametrize("value", [
+    "sk-proj-Q7vX2mLp9RtZ4wKc8NbY3hJd6FsA1gUe", "sk_live_51HqLyjWDarjtT1zdp7dc",
+    "ghp_16C7e42F292c6912E7710c838347Ae178B4a", "xoxb-2048-4096-abcdefABCDEF",
+    "AKIAIOSFODNN7EXAMPLE", "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b",
+    "Zx8Qp2LmN4rT7vW1yB3dF6hJ", "my key", "my-token",
+])
+def test_a_key_in_api_key_env_is_refused_without_echoing_it(tmp_path, value):
+    f = tmp_path / "c.yaml"
+    f.write_text(f"endpoints: [{{name: a, base_url: x, model: m, api_key_env: '{value}'}}]")
+    with pytest.raises(ConfigError) as err:
+        load_config(f)
+    message = str(err.value)
+    assert "endpoints.0.api_key_env" in message
+    assert "this looks like a key, not the name of an environment variable" in message
+    assert not any(value[i:i + 6] in message for i in range(len(value) - 5))
+
+
+@pytest.mark.parametrize("name", ["OPENAI_API_KEY", "HF_TOKEN", "MY_SERVICE_TOKEN_2024",
+                                  "AnthropicKey", "ANTHROPICAPIKEYPRODUCTION2"])
+def test_variable_names_are_accepted(tmp_path, name):
+    f = tmp_path / "c.yaml"
+    f.write_text(f"endpoints: [{{name: a, base_url: x, model: m, api_key_env: {name}}}]")
+    assert load_config(f).endpoints[0].api_key_env == name
+
+
 def test_cli_encoder_override_is_added():
     cfg = resolve_config(None, "subtext-tiny", "random")
     assert [(e.model, e.pretrained) for e in cfg.encoders] == [("subtext-tiny", "random")]

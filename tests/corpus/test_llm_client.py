@@ -58,8 +58,9 @@ def test_server_errors_then_success(source):
 def test_timeouts_exhaust_the_retry_budget(source):
     with FakeEndpoint([(200, chat_reply(GOOD), {}, 3.0)] * 3) as fake:
         src = source(fake.base_url, timeout_s=0.5, retries=1)
-        with pytest.raises(LLMError, match="gave up after 2 tries"):
+        with pytest.raises(LLMError, match="gave up after 2 tries") as err:
             src.candidate(JUMP)
+    assert err.value.transient  # a later run may get through: failures.parquet says so
 
 
 def test_malformed_and_schema_violating_replies_are_reasked_then_reported(source):
@@ -70,6 +71,7 @@ def test_malformed_and_schema_violating_replies_are_reasked_then_reported(source
         with pytest.raises(LLMError) as err:
             src.candidate(JUMP)
     assert "not JSON" in str(err.value) and "expected an object" in str(err.value)
+    assert not err.value.transient  # the replies are cached: asking again replays them
     # The re-ask used a new seed and a non-zero temperature.
     assert [r["seed"] for r in fake.requests] == [0, 1]
     assert fake.requests[1]["temperature"] >= 0.7
@@ -121,3 +123,11 @@ def test_missing_key_variable_is_a_clear_error(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="NOPE_KEY is not set"):
         LLMClient(_endpoint("http://127.0.0.1:9/v1", api_key_env="NOPE_KEY"),
                   KeyValueCache(tmp_path / "c.sqlite"), tmp_path)
+
+
+def test_a_refused_request_is_not_transient_and_its_body_is_escaped(source):
+    raw_body = b"bad request \x1b[2J\x1b[31m\xe2\x80\xae"  # not JSON: the text as sent
+    with FakeEndpoint([(400, raw_body, {}, 0)]) as fake, pytest.raises(LLMError) as err:
+        source(fake.base_url).candidate(JUMP)
+    assert "not retried" in str(err.value) and not err.value.transient
+    assert "bad request \\x1b[2J\\x1b[31m\\u202e" in str(err.value)

@@ -31,7 +31,7 @@ def test_a_build_survives_injected_faults(tmp_path, fault_rate):
              "--classes", "12", "--config", str(config), "--out", str(out)],
             cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900)
         counts = dict(faulty.counts)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode in (0, 1), result.stderr
     assert sum(v for k, v in counts.items() if k != "ok") > 0.15 * sum(counts.values())
     assert all(counts[f] > 0 for f in counts)  # every kind of fault was injected
     assert verify_bundle(out) == []
@@ -48,3 +48,5 @@ def test_a_build_survives_injected_faults(tmp_path, fault_rate):
             assert (failures.class_id == row.class_id).any()
     assert failures.reason.str.len().gt(0).all()
     assert manifest["counts"]["classes_failed"] == int((classes.status == "failed").sum())
+    # The documented exit code: 1 while any class is failed.
+    assert result.returncode == (1 if manifest["counts"]["classes_failed"] else 0)
