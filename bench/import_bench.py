@@ -40,7 +40,7 @@ def make_file(path: Path, per_class: int, seed: int = 0) -> None:
         items[rng.randrange(per_class)] = "1."
         items[rng.randrange(per_class)] = " "
         if c.class_id % 20 == 0:
-            items[0] = " ".join([c.label] + rng.choices(WORDS, k=60))
+            items[0] = " ".join([c.label, *rng.choices(WORDS, k=60)])
         data[RENAMED.get(c.name, c.name)] = items
     path.write_text(json.dumps(data, indent=4), encoding="utf-8")
 
