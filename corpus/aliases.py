@@ -31,6 +31,12 @@ def alias_groups() -> tuple[tuple[str, ...], ...]:
     return tuple(groups)
 
 
+def spelling_keys(name: str) -> set[str]:
+    """The match keys of a name and of every spelling in its alias groups."""
+    key = match_key(name)
+    return {key}.union(*(g for g in alias_groups() if key in g))
+
+
 def alias_index(class_list: ClassList) -> dict[str, str]:
     """match key of another spelling -> class name, for the classes of this list.
 

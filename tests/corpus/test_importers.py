@@ -437,3 +437,17 @@ def test_a_failed_import_leaves_the_bundle_at_out_untouched(curated_bundle, tmp_
     assert "entry 'brush hair' item 1: expected a string, got int" in result.stderr
     assert "Traceback" not in result.stderr
     assert state() == before and "manifest.json" in before
+
+
+def test_curated_text_is_found_under_another_spelling_of_the_class(tmp_path):
+    from corpus.curated import curated_sources
+
+    rows = ["id,name"] + [f"{c.class_id},{c.name}" for c in K400.classes]
+    rows = [r.replace(",dying hair", ",dyeing hair") for r in rows]
+    path = tmp_path / "kinetics400.csv"  # a user's copy, spelled as Kinetics-600/700 do
+    path.write_text("\n".join(rows) + "\n")
+    renamed = load_class_list(str(path))
+    dyeing = by_name(renamed, "dyeing hair")
+    source = curated_sources("kinetics400")[0]
+    original = source.candidate(by_name(K400, "dying hair"))
+    assert source.candidate(dyeing).subtexts == original.subtexts
