@@ -130,6 +130,10 @@ def cmd_import(args: argparse.Namespace) -> int:
     report = load_import(args.format, Path(args.file), load_class_list(args.dataset),
                          args.n, mapping=args.mapping, on_long=args.on_long).report
     print(report.render())
+    if not report.classes_with_sets:
+        raise SubtextError(f"import file {args.file}: no class has a set of {args.n} "
+                           f"sub-texts, so the build would select nothing; nothing was "
+                           f"written to {args.out}")
     args.import_format, args.import_file = report.format, args.file
     args.clip = args.pretrained = None
     args.classes, args.force, args.config = None, True, None

@@ -416,6 +416,7 @@ def test_export_writes_each_projects_shape(curated_bundle, tmp_path):
     assert not (tmp_path / "x.csv").exists()
 
 
+@pytest.mark.slow  # two runs of the real CLI
 def test_a_failed_import_leaves_the_bundle_at_out_untouched(curated_bundle, tmp_path):
     import hashlib
     import shutil
@@ -437,6 +438,12 @@ def test_a_failed_import_leaves_the_bundle_at_out_untouched(curated_bundle, tmp_
     assert "entry 'brush hair' item 1: expected a string, got int" in result.stderr
     assert "Traceback" not in result.stderr
     assert state() == before and "manifest.json" in before
+    # A file that reads but gives no class a full set would replace the bundle with one of
+    # failed classes: refused before the build too.
+    result = run_cli("corpus", "import", "--dataset", "hmdb51",
+                     str(DATA / "froster_hmdb51.json"), "-o", str(out), check=False)
+    assert result.returncode != 0 and "nothing was written to" in result.stderr
+    assert state() == before
 
 
 def test_curated_text_is_found_under_another_spelling_of_the_class(tmp_path):
