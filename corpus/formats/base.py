@@ -37,6 +37,8 @@ class ImportReport:
     # Class -> number of distinct descriptions, for classes with fewer than N: their one
     # set is smaller than N and marked short (`ImportedText.short`).
     too_few: dict[str, int] = field(default_factory=dict)
+    # Classes the file gives but whose every item the clean-up dropped (no set).
+    emptied: list[str] = field(default_factory=list)
     # Class -> number of trailing descriptions dropped (fewer than N left over).
     dropped: dict[str, int] = field(default_factory=dict)
     # Kind of clean-up -> number of items (corpus.formats.base.CLEANING).
@@ -57,7 +59,7 @@ class ImportReport:
             "n_subtexts": self.n_subtexts, "mapped_by": self.mapped_by,
             "classes_in_list": self.classes_in_list, "classes_with_sets": self.classes_with_sets,
             "unmatched": self.unmatched, "missing": self.missing, "too_few": self.too_few,
-            "dropped": self.dropped, "cleaned": self.cleaned,
+            "dropped": self.dropped, "emptied": self.emptied, "cleaned": self.cleaned,
             "long": [{"class": c, "n_tokens": t, "chars": n, "text": x}
                      for c, t, n, x in self.long],
             "on_long": self.on_long, "sets_by_class": self.sets_by_class, "notes": self.notes,
@@ -80,10 +82,11 @@ class ImportReport:
         listing("missing: in the class list, not in the file", self.missing)
         listing(f"fewer than {self.n_subtexts} distinct descriptions, one short set",
                 [f"{k} ({v})" for k, v in self.too_few.items()])
+        listing("nothing left after clean-up, no set", self.emptied)
         listing("left-over descriptions dropped",
                 [f"{k} ({v})" for k, v in self.dropped.items()])
         listing("items cleaned", [f"{k}: {v}" for k, v in self.cleaned.items() if v])
-        verb = {"keep": "kept, CLIP truncates them", "truncate": "cut to fit",
+        verb = {"keep": "kept; CLIP cuts any over 77 tokens", "truncate": "cut to fit",
                 "reject": "refused"}[self.on_long]
         listing(f"over {CLIP_CONTEXT} CLIP tokens or {MAX_SUBTEXT_CHARS} characters ({verb})",
                 [f"{c}: {t} tokens, {n} chars {x[:40]!r}" for c, t, n, x in self.long])
@@ -571,7 +574,7 @@ def _chunk(entries: dict[str, list], class_list: ClassList, n: int,
             report.missing.append(action.name)
             continue
         if not texts:
-            report.notes.append(f"{action.name}: nothing left after cleaning; no set")
+            report.emptied.append(action.name)
             sets[action.name] = ()
             report.sets_by_class[action.name] = 0
             continue

@@ -333,7 +333,7 @@ def test_a_90_token_description_is_flagged_with_its_token_count():
     _, report = import_sources(None, DATA / "cupl_ucf101_quirks.json", UCF)
     [(cls, n_tokens, chars, text)] = report.long
     assert (cls, n_tokens, chars) == ("BalanceBeam", 90, len(text)) and chars > 200
-    assert "over 77 CLIP tokens or 200 characters (kept, CLIP truncates them) (1): " \
+    assert "over 77 CLIP tokens or 200 characters (kept; CLIP cuts any over 77 tokens) (1): " \
            "BalanceBeam: 90 tokens" in report.render()
     with pytest.raises(SubtextError, match=r"1 description\(s\) over 77 CLIP tokens .* class "
                                            r"'BalanceBeam': 90 tokens"):
@@ -353,7 +353,8 @@ def test_froster_raw_text_lines_are_read():
     assert cartwheel == ("A person turns sideways over their hands with legs spread in the air.",)
     # "3. chew" gives the class and no sentence: nothing is left, and the report says so.
     assert report.cleaned == {"empty": 1} and report.sets_by_class["chew"] == 0
-    assert "chew: nothing left after cleaning; no set" in report.notes
+    assert report.emptied == ["chew"]
+    assert "nothing left after clean-up, no set (1): chew" in report.render()
 
 
 def test_a_headerless_csv_is_read_with_names_or_indices():
