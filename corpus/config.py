@@ -193,7 +193,7 @@ def resolve_config(path: str | Path | None, clip: str | None = None,
                    pretrained: str | None = None, seed: int = 0,
                    import_format: str | None = None,
                    import_file: str | None = None, import_mapping: str = "auto",
-                   import_on_long: str = "keep") -> CorpusConfig:
+                   import_on_long: str = "keep", import_n: int | None = None) -> CorpusConfig:
     """The config file with command-line overrides applied: an extra CLIP encoder, and for
     `subtext corpus import` an imported file as the only text source."""
     cfg = load_config(path)
@@ -203,6 +203,10 @@ def resolve_config(path: str | Path | None, clip: str | None = None,
     if import_file:
         spec = ImportSpec(format=import_format or "auto", path=str(import_file),
                           mapping=import_mapping, on_long=import_on_long)
+        if import_n is not None:
+            if not 2 <= import_n <= 8:  # CorpusConfig.n_subtexts's range
+                raise ConfigError(f"--n {import_n}: a bundle's sets have 2 to 8 sub-texts")
+            cfg = cfg.model_copy(update={"n_subtexts": import_n})
         cfg = cfg.model_copy(update={"imports": [spec], "curated": "never",
                                      "endpoints": [], "embedded_llm": False})
     return cfg

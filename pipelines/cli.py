@@ -33,7 +33,8 @@ def _request(args: argparse.Namespace):
     return BuildRequest(args.dataset, args.out, args.classes, args.config, args.clip,
                         args.pretrained, getattr(args, "import_format", None),
                         getattr(args, "import_file", None),
-                        getattr(args, "mapping", "auto"), getattr(args, "on_long", "keep"))
+                        getattr(args, "mapping", "auto"), getattr(args, "on_long", "keep"),
+                        getattr(args, "import_n", None))
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -134,7 +135,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise SubtextError(f"import file {args.file}: no class has a set of {args.n} "
                            f"sub-texts, so the build would select nothing; nothing was "
                            f"written to {args.out}")
-    args.import_format, args.import_file = report.format, args.file
+    args.import_format, args.import_file, args.import_n = report.format, args.file, args.n
     args.clip = args.pretrained = None
     args.classes, args.force, args.config = None, True, None
     return cmd_build(args)

@@ -459,3 +459,16 @@ def test_curated_text_is_found_under_another_spelling_of_the_class(tmp_path):
     source = curated_sources("kinetics400")[0]
     original = source.candidate(by_name(K400, "dying hair"))
     assert source.candidate(dyeing).subtexts == original.subtexts
+
+
+def test_import_options_reach_the_build_config():
+    from corpus.config import resolve_config
+    from corpus.errors import ConfigError
+
+    cfg = resolve_config(None, import_file=str(DATA / "hmdb51_plain.csv"), import_n=2,
+                         import_mapping="index", import_on_long="reject")
+    assert cfg.n_subtexts == 2 and cfg.curated == "never"
+    [spec] = cfg.imports
+    assert (spec.format, spec.mapping, spec.on_long) == ("auto", "index", "reject")
+    with pytest.raises(ConfigError, match=r"--n 1: a bundle's sets have 2 to 8 sub-texts"):
+        resolve_config(None, import_file=str(DATA / "hmdb51_plain.csv"), import_n=1)
