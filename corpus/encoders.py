@@ -73,7 +73,9 @@ class MiniLMEncoder:
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         """WordPiece tokens with [CLS] and [SEP], before the model's truncation."""
-        ids = self.model.tokenizer(texts, add_special_tokens=True, truncation=False)["input_ids"]
+        # verbose=False: counting a long text is the point, not a reason to warn.
+        ids = self.model.tokenizer(texts, add_special_tokens=True, truncation=False,
+                                   verbose=False)["input_ids"]
         return [len(i) for i in ids]
 
     def encode(self, texts: list[str], with_tokens: bool) -> list[Encoded]:
