@@ -20,7 +20,7 @@ SUBTEXTS_SCHEMA = pa.schema([
     ("source_kind", pa.string()), ("model", pa.string()), ("prompt_id", pa.string()),
     ("position", pa.int32()), ("text", pa.string()), ("sigma", pa.float64()),
     ("delta", pa.float64()), ("tpp", pa.float64()), ("selected", pa.bool_()),
-    ("rejected_reason", pa.string()),
+    ("rejected_reason", pa.string()), ("n_tokens", pa.int32()), ("truncated", pa.bool_()),
 ])
 FAILURES_SCHEMA = pa.schema([
     ("class_id", pa.int32()), ("source", pa.string()), ("reason", pa.string()),
@@ -78,6 +78,7 @@ def embeddings_schema(dim: int) -> pa.Schema:
         ("position", pa.int32()), ("item_id", pa.string()), ("text", pa.string()),
         ("pooled", vector),
         ("tokens", pa.list_(vector)), ("token_ids", pa.list_(pa.int32())),
+        ("n_tokens", pa.int32()), ("truncated", pa.bool_()),
     ])
 
 

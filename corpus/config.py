@@ -144,17 +144,22 @@ class ClipEncoder(_Strict):
 class ImportSpec(_Strict):
     """Text knowledge released by another project, brought in as candidate sets."""
 
-    format: str  # a name in corpus.formats.FORMATS
+    format: str = "auto"  # a name in corpus.formats.FORMATS, or auto: detected from the file
     path: str
     priority: int = Field(0, ge=0)
     label: str | None = None
+    # auto: by name, by index where the file gives no names; a name contradicting its index
+    # stops the build. name / index: map by that alone (`--by-name` / `--by-index`).
+    mapping: Literal["auto", "name", "index"] = "auto"
+    # Descriptions over CLIP's 77 tokens or 200 characters: keep (flagged), truncate, reject.
+    on_long: Literal["keep", "truncate", "reject"] = "keep"
 
     @field_validator("format")
     @classmethod
     def _known_format(cls, v: str) -> str:
         from corpus.formats import FORMATS
 
-        if v not in FORMATS:
+        if v != "auto" and v not in FORMATS:
             raise ValueError(f"unknown import format {v!r}; choose one of {', '.join(FORMATS)}")
         return v
 
@@ -232,7 +237,8 @@ def load_config(path: str | Path | None = None) -> CorpusConfig:
 def resolve_config(path: str | Path | None, clip: str | None = None,
                    pretrained: str | None = None, seed: int = 0,
                    import_format: str | None = None,
-                   import_file: str | None = None) -> CorpusConfig:
+                   import_file: str | None = None, import_mapping: str = "auto",
+                   import_on_long: str = "keep", import_n: int | None = None) -> CorpusConfig:
     """The config file with command-line overrides applied: an extra CLIP encoder, and for
     `subtext corpus import` an imported file as the only text source."""
     cfg = load_config(path)
@@ -240,7 +246,12 @@ def resolve_config(path: str | Path | None, clip: str | None = None,
         extra = ClipEncoder(model=clip, pretrained=pretrained or "random", seed=seed)
         cfg = cfg.model_copy(update={"encoders": [*cfg.encoders, extra]})
     if import_file:
-        spec = ImportSpec(format=import_format, path=str(import_file))
+        spec = ImportSpec(format=import_format or "auto", path=str(import_file),
+                          mapping=import_mapping, on_long=import_on_long)
+        if import_n is not None:
+            if not 2 <= import_n <= 8:  # CorpusConfig.n_subtexts's range
+                raise ConfigError(f"--n {import_n}: a bundle's sets have 2 to 8 sub-texts")
+            cfg = cfg.model_copy(update={"n_subtexts": import_n})
         cfg = cfg.model_copy(update={"imports": [spec], "curated": "never",
                                      "endpoints": [], "embedded_llm": False})
     return cfg

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from contract import UNIT_KINDS
-from corpus.classes import ActionClass, ClassList
+from corpus.aliases import spelling_keys
+from corpus.classes import ActionClass, ClassList, match_key
 from corpus.errors import SubtextError
 from corpus.paths import data_dir
 from corpus.subtexts import Candidate
@@ -38,6 +39,17 @@ class CuratedText:
     sha256: str
     revision: dict
     classes: dict[str, CuratedClass] = field(repr=False)
+
+    def lookup(self, name: str) -> "CuratedClass | None":
+        """The class's entry by its exact name, else by another spelling of it: a class list
+        may spell a class as a later dataset version does (`dyeing hair` for Kinetics-400's
+        `dying hair`, data/classes/aliases.yaml)."""
+        entry = self.classes.get(name)
+        if entry is not None:
+            return entry
+        keys = spelling_keys(name)
+        found = [e for n, e in self.classes.items() if match_key(n) in keys]
+        return found[0] if len(found) == 1 else None
 
     def perspectives(self) -> list[str]:
         seen = {p for c in self.classes.values() for p in c.candidates}
@@ -89,7 +101,7 @@ class CuratedSource:
         return f"curated/{self.perspective}"
 
     def candidate(self, action: ActionClass) -> Candidate:
-        entry = self.curated.classes.get(action.name)
+        entry = self.curated.lookup(action.name)
         if entry is None or self.perspective not in entry.candidates:
             raise SubtextError(
                 f"curated text {self.curated.path.name} has no {self.perspective} set for "

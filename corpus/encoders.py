@@ -69,6 +69,14 @@ class MiniLMEncoder:
         self.model = SentenceTransformer(str(self.path), device="cpu")
         self.dim = int(self.model.encode(["x"], convert_to_numpy=True).shape[-1])
         self.weights_sha256 = file_sha256(self.path / "model.safetensors")
+        self.context_length = int(self.model.max_seq_length)
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        """WordPiece tokens with [CLS] and [SEP], before the model's truncation."""
+        # verbose=False: counting a long text is the point, not a reason to warn.
+        ids = self.model.tokenizer(texts, add_special_tokens=True, truncation=False,
+                                   verbose=False)["input_ids"]
+        return [len(i) for i in ids]
 
     def encode(self, texts: list[str], with_tokens: bool) -> list[Encoded]:
         vectors = self.model.encode(texts, batch_size=len(texts), convert_to_numpy=True,
@@ -85,7 +93,7 @@ class MiniLMEncoder:
             "weights_sha256": self.weights_sha256,
             "seed": None,
             "dim": self.dim,
-            "context_length": 256,
+            "context_length": self.context_length,
             "tokens": False,
         }
 
@@ -122,6 +130,14 @@ class OpenClipEncoder:
         proj = self.tower.text_projection
         self.dim = int(proj.out_features if isinstance(proj, torch.nn.Linear) else proj.shape[-1])
         self.context_length = int(self.tokenizer.context_length)
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        """Tokens with start and end, before the tokenizer cuts to `context_length`."""
+        bpe = getattr(self.tokenizer, "encode", None)
+        if bpe is not None:  # open_clip's SimpleTokenizer (CLIP's BPE)
+            return [len(bpe(t)) + 2 for t in texts]
+        hf = self.tokenizer.tokenizer  # an HFTokenizer wraps a transformers tokenizer
+        return [len(i) for i in hf(texts, truncation=False)["input_ids"]]
 
     @property
     def id(self) -> str:

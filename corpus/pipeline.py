@@ -141,6 +141,11 @@ def build(plan: BuildPlan, stages: Stages | None = None) -> dict:
             "semantic-units-and-entities", semantic_knowledge, cfg, generated, scored,
             describer_client(clients), sources.unit_priority)
         tables = text_tables(scored, units, entities)
+        long = sum(tables["subtexts.parquet"].column("truncated").to_pylist())
+        if long:
+            stages.warn(f"{long} sub-text(s) are over CLIP's 77-token context and are "
+                        "truncated when a CLIP encoder embeds them (subtexts.parquet "
+                        "`truncated`, `n_tokens`)")
         rows = embedding_rows(tables, cfg.entity_template)
         encoder_info = []
         for enc in bundle_encoders(cfg, tpp_enc):

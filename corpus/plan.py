@@ -38,6 +38,9 @@ class BuildRequest:
     pretrained: str | None = None
     import_format: str | None = None  # `subtext corpus import`: the only text source
     import_file: str | None = None
+    import_mapping: str = "auto"  # --by-name / --by-index
+    import_on_long: str = "keep"  # --on-long
+    import_n: int | None = None  # --n: sub-texts per set for the imported file's build
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,10 @@ def default_out(dataset: str) -> Path:
 
 def plan_build(request: BuildRequest) -> BuildPlan:
     cfg = resolve_config(request.config, request.clip, request.pretrained,
-                         import_format=request.import_format, import_file=request.import_file)
+                         import_format=request.import_format, import_file=request.import_file,
+                         import_mapping=request.import_mapping,
+                         import_on_long=request.import_on_long,
+                         import_n=request.import_n)
     class_list = load_class_list(request.dataset).head(request.classes)
     prompts = load_prompt_set(cfg.prompts)
     unit_prompts = load_unit_prompts(cfg.unit_prompts)

@@ -89,7 +89,7 @@ def make_sources(cfg: CorpusConfig, class_list: ClassList, clients: list[LLMClie
                                        priority=cfg.curated_priority))
     for spec in cfg.imports:
         subtexts += import_sources(spec.format, Path(spec.path), class_list, cfg.n_subtexts,
-                                   spec.priority, spec.label)[0]
+                                   spec.priority, spec.label, spec.mapping, spec.on_long)[0]
     subtexts += [LLMSource(c, prompts, q, cfg.n_subtexts)
                  for c in clients for q in prompts.questions]
     unit_prompts = load_unit_prompts(cfg.unit_prompts)

@@ -9,6 +9,7 @@ from corpus.config import CorpusConfig
 from corpus.encoders import EmbeddingCache, Encoded, TextEncoder, create_encoder
 from corpus.entities import EntityCorpus, Vocabulary
 from corpus.selection import ScoredClass
+from corpus.tokens import CLIP_CONTEXT, clip_token_counts
 
 
 def classes_table(scored: list[ScoredClass]) -> pa.Table:
@@ -24,6 +25,8 @@ def classes_table(scored: list[ScoredClass]) -> pa.Table:
 
 
 def subtexts_table(scored: list[ScoredClass]) -> pa.Table:
+    texts = sorted({t for s in scored for cand in s.scored for t in cand.candidate.subtexts})
+    n_tokens = dict(zip(texts, clip_token_counts(texts), strict=True))
     rows = []
     for s in scored:
         for cand in s.scored:
@@ -37,6 +40,7 @@ def subtexts_table(scored: list[ScoredClass]) -> pa.Table:
                     "delta": None if cand.delta is None else float(cand.delta[position]),
                     "tpp": cand.tpp, "selected": cand.selected,
                     "rejected_reason": cand.rejected_reason,
+                    "n_tokens": n_tokens[text], "truncated": n_tokens[text] > CLIP_CONTEXT,
                 })
     return pa.Table.from_pylist(rows, schema=contract.SUBTEXTS_SCHEMA)
 
@@ -103,6 +107,8 @@ def embeddings_table(encoder: TextEncoder, rows: list[dict], cache: EmbeddingCac
     with_tokens = {r["text"] for r in rows if r["tokens"]}
     vectors: dict[str, Encoded] = cache.embed(encoder, [r["text"] for r in rows], with_tokens,
                                               batch_size, progress)
+    texts = sorted({r["text"] for r in rows})
+    n_tokens = dict(zip(texts, encoder.count_tokens(texts), strict=True))
     out = []
     for r in rows:
         e = vectors[r["text"]]
@@ -113,6 +119,8 @@ def embeddings_table(encoder: TextEncoder, rows: list[dict], cache: EmbeddingCac
             "pooled": e.pooled.tolist(),
             "tokens": e.tokens.tolist() if keep_tokens else None,
             "token_ids": e.token_ids.tolist() if keep_tokens else None,
+            "n_tokens": n_tokens[r["text"]],
+            "truncated": n_tokens[r["text"]] > encoder.context_length,
         })
     return pa.Table.from_pylist(out, schema=contract.embeddings_schema(encoder.dim))
 
@@ -136,4 +144,5 @@ def counts(tables: dict[str, pa.Table], n: int) -> dict:
         "candidates": len(valid) // n,
         "candidates_valid": sum(valid) // n,
         "subtexts": len(valid),
+        "subtexts_truncated": sum(subtexts.column("truncated").to_pylist()),
     }

@@ -159,7 +159,7 @@ class CuratedUnitSource:
     priority: int = 0
 
     def units(self, action: ActionClass) -> RawUnits:
-        entry = self.curated.classes.get(action.name)
+        entry = self.curated.lookup(action.name)
         if entry is None:
             raise SubtextError(f"curated text has no class {action.name!r}")
         return RawUnits(action.class_id, self.id, self.kind,

@@ -26,6 +26,10 @@ class ClassText:
     words: np.ndarray  # (W, D) word embeddings T_c
     subtexts: list[str] = field(default_factory=list)
     subtext_words: list[np.ndarray] = field(default_factory=list)  # N × (W_n, D): S_c,n
+    # Per selected sub-text: its length in the chosen encoder's tokenizer and whether the
+    # encoder cut it (embeddings `n_tokens` / `truncated`; None in bundles made before them).
+    subtext_n_tokens: list[int | None] = field(default_factory=list)
+    subtext_truncated: list[bool | None] = field(default_factory=list)
 
 
 @dataclass
@@ -179,6 +183,8 @@ def load_bundle(root: str | Path, encoder_id: str | None = None) -> Bundle:
                                        f"of class {c['name']} has no word embeddings")
                 ct.subtexts.append(s["text"])
                 ct.subtext_words.append(_stack(srow["tokens"]))
+                ct.subtext_n_tokens.append(srow.get("n_tokens"))
+                ct.subtext_truncated.append(srow.get("truncated"))
         out.append(ct)
     dims = {c.pooled.shape[0] for c in out}
     if dims != {int(encoder["dim"])}:

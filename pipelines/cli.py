@@ -42,7 +42,9 @@ def _request(args: argparse.Namespace):
 
     return BuildRequest(args.dataset, args.out, args.classes, args.config, args.clip,
                         args.pretrained, getattr(args, "import_format", None),
-                        getattr(args, "import_file", None))
+                        getattr(args, "import_file", None),
+                        getattr(args, "mapping", "auto"), getattr(args, "on_long", "keep"),
+                        getattr(args, "import_n", None))
 
 
 def _exit_code(summary: dict, out: Path) -> int:
@@ -151,13 +153,27 @@ def cmd_import(args: argparse.Namespace) -> int:
     from corpus.classes import load_class_list
     from corpus.formats import load_import
 
+    # Read, map and check the file first: a bad file stops here, before the build touches -o.
     report = load_import(args.format, Path(args.file), load_class_list(args.dataset),
-                         args.n).report
+                         args.n, mapping=args.mapping, on_long=args.on_long).report
     say(report.render())
-    args.import_format, args.import_file = args.format, args.file
+    if not report.classes_with_sets:
+        raise SubtextError(f"import file {args.file}: no class has a set of {args.n} "
+                           f"sub-texts, so the build would select nothing; nothing was "
+                           f"written to {args.out}")
+    args.import_format, args.import_file, args.import_n = report.format, args.file, args.n
     args.clip = args.pretrained = None
     args.classes, args.force, args.config, args.retry_failed = None, True, None, True
     return cmd_build(args)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from corpus.formats.export import export_bundle
+
+    n = export_bundle(Path(args.bundle), args.format, Path(args.output), args.source,
+                      args.selected_only)
+    say(f"wrote {args.output} ({args.format}): {n} classes")
+    return 0
 
 
 def cmd_lint_curated(args: argparse.Namespace) -> int:
@@ -232,13 +248,30 @@ def _corpus_commands(sub: argparse._SubParsersAction) -> None:
     d.set_defaults(func=cmd_diff)
 
     i = sub.add_parser("import", help="bring in text knowledge released by another project")
-    i.add_argument("--format", required=True, choices=sorted(FORMATS))
+    i.add_argument("--format", default=None, choices=sorted(FORMATS),
+                   help="the file's format (default: detected, and the report says which)")
     i.add_argument("--dataset", required=True, help="class list the file is mapped onto")
     i.add_argument("file")
     i.add_argument("-o", "--out", required=True, help="bundle directory")
     i.add_argument("--n", type=int, default=4, help="sub-texts per candidate set")
     i.add_argument("--plain", action="store_true", help="build without Prefect")
-    i.set_defaults(func=cmd_import)
+    how = i.add_mutually_exclusive_group()
+    how.add_argument("--by-index", dest="mapping", action="store_const", const="index",
+                     help="map entries by class index only (even where their names disagree)")
+    how.add_argument("--by-name", dest="mapping", action="store_const", const="name",
+                     help="map entries by the class names they give only")
+    i.add_argument("--on-long", choices=["keep", "truncate", "reject"], default="keep",
+                   help="descriptions over CLIP's 77 tokens or 200 characters (default keep)")
+    i.set_defaults(func=cmd_import, mapping="auto")
+
+    x = sub.add_parser("export", help="write a bundle's text as OST, CuPL, FROSTER or CSV")
+    x.add_argument("bundle")
+    x.add_argument("--format", required=True, choices=sorted(FORMATS))
+    x.add_argument("-o", "--output", required=True, help="file to write")
+    x.add_argument("--source", default=None, help="only this source's sets (a source id)")
+    x.add_argument("--selected-only", action="store_true",
+                   help="only the set TPP selected for each class")
+    x.set_defaults(func=cmd_export)
 
     lint = sub.add_parser("lint-curated", help="check data/curated/*.jsonl against the rules")
     lint.add_argument("datasets", nargs="*")

@@ -113,14 +113,16 @@ class PrefectStages:
 def build_corpus(dataset: str, out: str | None = None, classes: int | None = None,
                  config: str | None = None, clip: str | None = None,
                  pretrained: str | None = None, import_format: str | None = None,
-                 import_file: str | None = None) -> dict:
+                 import_file: str | None = None, import_mapping: str = "auto",
+                 import_on_long: str = "keep", import_n: int | None = None) -> dict:
     """Build a TPP-selected sub-text corpus bundle for a dataset's class list."""
     escape_controls_in_logs()  # also when the UI starts the flow, not the CLI
     stages = PrefectStages()
     # Planning reads the class list, the config and the input files: the first task in the UI.
     plan = stages.stage("load-classes", plan_build,
                         BuildRequest(dataset, out, classes, config, clip, pretrained,
-                                     import_format, import_file))
+                                     import_format, import_file, import_mapping,
+                                     import_on_long, import_n))
     return pipeline.build(plan, stages)
 
 

@@ -1,6 +1,7 @@
 """Importing other projects' text knowledge: each format, the mapping report, bad files.
 
-Sample files in tests/data/imports/ are small hand-written files in each format.
+Sample files in tests/data/imports/ are small hand-written files in the shape of each
+real release (docs/sharing.md says which release each shape comes from).
 """
 
 import json
@@ -42,7 +43,8 @@ def test_cupl_maps_names_chunks_in_file_order_and_reports():
     assert report.too_few == {"Archery": 2}
     assert report.dropped == {"ApplyEyeMakeup": 1}  # 9 descriptions: two sets, one left over
     text = report.render()
-    assert "2 of 4 classes have at least one set of 4 sub-texts (3 set(s))" in text
+    assert "(cupl, given): 2 of 4 classes have at least one set of 4 sub-texts (3 set(s))" in text
+    assert "mapped by name" in text
     assert "unmatched: in the file, not in the class list (1): Moon Walking" in text
     assert "missing: in the class list, not in the file (1): BabyCrawling" in text
 
@@ -51,8 +53,12 @@ def test_a_class_without_its_kth_set_raises_a_clear_error():
     sources, _ = import_sources("cupl", DATA / "cupl_ucf101.json", UCF.head(4))
     with pytest.raises(SubtextError, match=r"has no set 1 for class 'ApplyLipstick' \(1 set"):
         sources[1].candidate(by_name(UCF, "ApplyLipstick"))
-    with pytest.raises(SubtextError, match=r"no set 0 for class 'Archery'"):
-        sources[0].candidate(by_name(UCF, "Archery"))
+    # Two descriptions: one short set, marked, which validation rejects for its size.
+    assert sources[0].candidate(by_name(UCF, "Archery")).subtexts == (
+        "an archer draws the bowstring back to the cheek", "an arrow flies toward a round target")
+    assert sources[0].imported.short == {"Archery"}
+    with pytest.raises(SubtextError, match=r"no set 1 for class 'Archery'"):
+        sources[1].candidate(by_name(UCF, "Archery"))
 
 
 def test_describe_records_where_the_text_came_from():
@@ -68,9 +74,10 @@ def test_describe_records_where_the_text_came_from():
 
 def test_ost_spatio_and_temporal_files_map_by_index_with_distinct_ids():
     spatio, report = import_sources(
-        "ost", DATA / "ost" / "spatio_descriptors" / "4_descriptors.json", HMDB)
+        "ost", DATA / "ost" / "spatio_descriptors" / "4_descriptors.json", HMDB, mapping="index")
     temporal, _ = import_sources(
-        "ost", DATA / "ost" / "temporal_descriptors" / "4_descriptors.json", HMDB)
+        "ost", DATA / "ost" / "temporal_descriptors" / "4_descriptors.json", HMDB,
+        mapping="index")
     assert [s.id for s in spatio] == ["import:ost/spatio-4_descriptors/0"]
     assert [s.id for s in temporal] == ["import:ost/temporal-4_descriptors/0"]
     assert spatio[0].candidate(by_name(HMDB, "catch")).subtexts[0] == "a ball in mid air"
@@ -79,20 +86,30 @@ def test_ost_spatio_and_temporal_files_map_by_index_with_distinct_ids():
     assert report.unmatched == ["99"]
     assert len(report.missing) == 51 - 3 and report.missing[0] == "chew"
     assert spatio[0].describe()["file"] == "spatio_descriptors/4_descriptors.json"
+    assert report.mapped_by == "index"
 
 
-def test_froster_one_sentence_per_class_gives_no_set_of_four_and_says_so():
+def test_an_index_only_file_of_another_size_than_the_list_needs_by_index():
+    with pytest.raises(SubtextError, match=r"4_descriptors.json: keyed by class index only, "
+                       r"with 4 entries for the 51 classes of hmdb51.*--by-index"):
+        import_sources("ost", DATA / "ost" / "spatio_descriptors" / "4_descriptors.json", HMDB)
+
+
+def test_froster_one_sentence_per_class_keeps_a_marked_one_item_set_and_says_so():
     sources, report = import_sources("froster", DATA / "froster_hmdb51.json", HMDB.head(5))
-    assert sources == []
+    assert len(sources) == 1 and report.classes_with_sets == 0
     assert report.too_few == {"brush_hair": 1, "cartwheel": 1, "catch": 1, "chew": 1}
-    assert report.missing == ["clap"]
-    assert any("names 'Throw' but index 2 is class 'catch'" in n for n in report.notes)
-    assert any("one sentence per class (FROSTER)" in n for n in report.notes)
+    assert sources[0].imported.short == {"brush_hair", "cartwheel", "catch", "chew"}
+    assert sources[0].candidate(by_name(HMDB, "catch")).subtexts == (
+        "A person gets ready to grab an object flying toward them",)
+    assert report.missing == ["clap"] and report.mapped_by == "name"
+    assert any("one sentence per class, as FROSTER gives" in n for n in report.notes)
+    assert "one short set (4): brush_hair (1)" in report.render()
 
 
 def test_froster_sentences_lose_their_class_prefix():
     sources, report = import_sources("froster", DATA / "froster_hmdb51.json", HMDB.head(5), n=1)
-    assert len(sources) == 1 and report.classes_with_sets == 4
+    assert len(sources) == 1 and report.classes_with_sets == 4 and not report.too_few
     assert sources[0].candidate(by_name(HMDB, "cartwheel")).subtexts == (
         "A person turns sideways over their hands with legs spread in the air",)
     several, _ = import_sources("froster", DATA / "froster_multi_hmdb51.json", HMDB)
@@ -129,30 +146,44 @@ def test_csv_without_set_column_chunks_consecutive_rows():
     ("cupl", b"{not json", r"not valid JSON \(line 1, column 2"),
     ("cupl", b'["a", "b"]', r"expected a JSON object at the top level, got list"),
     ("cupl", b"{}", r"the JSON object is empty"),
+    ("cupl", b"", r"the file is empty"),
+    ("cupl", b"  \n", r"the file is empty"),
     ("cupl", b'{"brush hair": "one string"}', r"entry 'brush hair': expected a list"),
     ("cupl", b'{"brush hair": ["ok", 3]}',
      r"entry 'brush hair' item 1: expected a string, got int"),
-    ("cupl", b'{"brush hair": ["ok", "  "]}', r"entry 'brush hair' item 1: empty description"),
+    ("cupl", b'{"brush hair": [["nested"]]}',
+     r"entry 'brush hair' item 0: expected a string, got list"),
     ("cupl", b'{"brush hair": ["a"], "Brush Hair": ["b"]}',
-     r"'brush hair' and 'Brush Hair' both name class 'brush_hair'"),
+     r"entry 'brush hair' and entry 'Brush Hair' both give class 'brush_hair'"),
     ("cupl", b'{"chew": ["a"], "chew": ["b"]}', r"key 'chew' appears more than once"),
+    ("cupl", b'{"Moon Walking": ["a", "b"]}',
+     r"none of its 1 entries is a class of hmdb51 \(first: entry 'Moon Walking'"),
     ("ost", b'{"brush_hair": ["a"]}', r"key 'brush_hair' is not a class index"),
     ("ost", b'{"0": [["nested"]]}', r"entry '0' item 0: expected a string, got list"),
     ("froster", b'{"0": 7}', r"entry '0': expected a string, got int"),
-    ("froster", b'{"0": "Brush hair:   "}', r"entry '0': empty description after 'Brush hair'"),
-    ("csv", b"name,description\nchew,x\n", r"line 1: expected a header with columns `class`"),
-    ("csv", b"class,text\nchew,\n", r"line 2: empty description"),
+    ("froster", b'{"0": [["Brush hair: a"]]}', r"entry '0' item 0: expected a string, got a "
+                                             r"nested list"),
+    ("froster", b'{"x": "Brush hair: a"}', r"key 'x' is not a class index"),
+    ("csv", b"name,description,extra\nchew,x\n", None),
+    ("csv", b"class,notes\nchew,x\n", r"line 1: a header needs a text column"),
     ("csv", b"class,text\n,some text\n", r"line 2: empty class"),
+    ("csv", b"a,b,c\nd,e,f\n",
+     r"line 1: no header, and rows are not `class,text` or `id,class,text`"),
     ("csv", b"class,text\nchew,caf\xe9\n", r"line 2 is not valid UTF-8"),
     ("csv", b"", r"the file is empty"),
     ("cupl", b'{"chew": ["\xff"]}', r"line 1 is not valid UTF-8"),
+    ("froster-text", b"just a line without a class\n", r"line 1: expected 'N. Class: sentence'"),
 ])
 def test_bad_files_get_one_clear_error_naming_file_and_problem(tmp_path, format, content,
                                                                message):
     path = tmp_path / f"bad.{'csv' if format == 'csv' else 'json'}"
     path.write_bytes(content)
-    with pytest.raises(SubtextError, match=rf"import file .*{path.name}: {message}"):
+    if message is None:  # a `name,description` header is a valid header
+        assert import_sources(format, path, HMDB, n=1)[1].sets_by_class == {"chew": 1}
+        return
+    with pytest.raises(SubtextError, match=rf"^import file .*{path.name}: {message}") as err:
         import_sources(format, path, HMDB)
+    assert "\n" not in str(err.value)
 
 
 def test_unknown_format_and_missing_file(tmp_path):
@@ -177,3 +208,267 @@ def test_the_report_is_plain_data_for_a_manifest_or_json_output():
     data = json.loads(json.dumps(report.as_dict()))
     assert data["classes_with_sets"] == 2 and data["unmatched"] == ["Moon Walking"]
     assert isinstance(Path(DATA / data["file"]), Path)
+
+
+# -- name-first mapping and the alias table -------------------------------------------
+
+K400 = load_class_list("kinetics400")
+# The Kinetics-700 spelling of each renamed Kinetics-400 class (the K700 class names that
+# key CuPL's kinetics_prompts_full.json), written out here independently of the alias table.
+K700_RENAMED = {
+    "balloon blowing": "inflating balloons", "changing wheel": "changing wheel (not on bike)",
+    "cooking sausages": "cooking sausages (not on barbeque)", "dying hair": "dyeing hair",
+    "garbage collecting": "person collecting garbage", "hugging": "hugging (not baby)",
+    "making bed": "making the bed", "opening bottle": "opening bottle (not wine)",
+    "throwing ball": "throwing ball (not baseball or American football)",
+    "tying tie": "tying necktie",
+    "passing American football (not in game)": "passing american football (not in game)",
+}
+NOT_IN_K700 = ["cleaning floor", "drinking", "drinking beer", "picking fruit",
+               "riding mountain bike", "skiing (not slalom or crosscountry)", "sniffing",
+               "strumming guitar", "swinging legs", "taking a shower", "using computer", "vault"]
+
+
+def test_a_kinetics700_named_file_maps_every_kinetics400_class_kinetics700_has(tmp_path):
+    data = {K700_RENAMED.get(c.name, c.name): [f"{c.label} seen {i}" for i in range(4)]
+            for c in K400.classes if c.name not in NOT_IN_K700}
+    data["acting in play"] = ["a K700 class that K400 does not have"] * 4
+    path = tmp_path / "kinetics_prompts_full.json"
+    path.write_text(json.dumps(data, indent=4))
+    sources, report = import_sources(None, path, K400)
+    assert report.classes_with_sets == 400 - len(NOT_IN_K700) == 388
+    assert report.missing == NOT_IN_K700 and report.unmatched == ["acting in play"]
+    assert sources[0].candidate(by_name(K400, "dying hair")).subtexts[0] == "dying hair seen 0"
+
+
+def test_the_alias_table_names_its_source_for_every_group():
+    from corpus.aliases import alias_groups, alias_index
+
+    assert len(alias_groups()) >= 15
+    index = alias_index(K400)
+    assert index[match_key("dyeing hair")] == "dying hair"
+    assert index[match_key("Barbecuing")] == "barbequing"
+    # A list that has the renamed class itself keeps its own spelling.
+    assert match_key("dyeing hair") not in alias_index(load_class_list("kinetics600"))
+
+
+def test_froster_rephrasings_of_kinetics400_names_map_by_name(tmp_path):
+    path = tmp_path / "k400_rephrased_classes.json"
+    path.write_text(json.dumps({"14": "Barbecuing: meat turns on a grill over coals",
+                                "103": "Driving a car: hands on the wheel on a highway",
+                                "0": "Abseiling: descending a cliff on a rope"}))
+    _, report = import_sources("froster", path, K400, n=1, mapping="index")
+    assert report.classes_with_sets == 3 and not report.notes
+    _, report = import_sources("froster", path, K400, n=1, mapping="name")
+    assert report.classes_with_sets == 3
+
+
+def test_index_keyed_names_that_contradict_their_index_stop_the_import():
+    path = DATA / "froster_hmdb51_base_split.json"
+    with pytest.raises(SubtextError) as err:
+        import_sources(None, path, HMDB)
+    message = str(err.value)
+    assert message.startswith(f"import file {path}: 4 of 4 named entries name a different "
+                              "class than their index in hmdb51: entry '0' names 'Pour' = "
+                              "'pour' but index 0 is 'brush_hair';")
+    assert "a base/novel split numbers its own classes" in message
+    assert "--by-name" in message and "--by-index" in message and "\n" not in message
+    by_name_sources, report = import_sources(None, path, HMDB, n=1, mapping="name")
+    assert by_name_sources[0].candidate(by_name(HMDB, "pour")).subtexts == (
+        "A person tips a jug so that water runs into a glass",)
+    assert report.mapped_by == "name"
+    _, report = import_sources(None, path, HMDB, n=1, mapping="index")
+    assert sorted(report.sets_by_class) == ["brush_hair", "cartwheel", "catch", "chew"]
+
+
+def test_a_long_contradiction_list_shows_the_first_ten_and_the_count(tmp_path):
+    names = [c.label for c in HMDB.classes]
+    shifted = {str(i): f"{names[(i + 1) % 51]}: a sentence about it" for i in range(26)}
+    path = tmp_path / "hmdb_51_base_llm_labels.json"
+    path.write_text(json.dumps(shifted))
+    with pytest.raises(SubtextError, match=r"26 of 26 named entries .*; … 16 more\.") as err:
+        import_sources("froster", path, HMDB)
+    assert str(err.value).count(" but index ") == 10
+
+
+def test_hmdb_label_files_with_ids_20_21_44_45_swapped_are_detected():
+    path = DATA / "hmdb51_swapped_ids.csv"
+    with pytest.raises(SubtextError, match=r"4 of 6 named entries .*line 2 names 'kick ball' = "
+                       r"'kick_ball' but index 20 is 'kick'.*swapped HMDB-51 label order"):
+        import_sources(None, path, HMDB)
+    _, report = import_sources(None, path, HMDB, n=1, mapping="name")
+    assert report.sets_by_class["kick_ball"] == 1
+
+
+def test_a_swapped_hmdb_class_list_is_reported_when_a_file_maps_by_index(tmp_path):
+    rows = ["id,name"] + [f"{c.class_id},{c.name}" for c in HMDB.classes]
+    rows[21], rows[22] = "20,kick_ball", "21,kick"
+    rows[45], rows[46] = "44,sword_exercise", "45,sword"
+    (tmp_path / "hmdb_51_labels.csv").write_text("\n".join(rows) + "\n")
+    swapped = load_class_list(str(tmp_path / "hmdb_51_labels.csv"))
+    _, report = import_sources("ost", DATA / "ost" / "spatio_descriptors" / "4_descriptors.json",
+                               swapped, mapping="index")
+    assert any("ids 20/21 and 44/45 swapped" in n for n in report.notes)
+
+
+# -- cleaning, short sets and length --------------------------------------------------
+
+def test_items_are_cleaned_before_chunking_and_each_kind_counted():
+    sources, report = import_sources(None, DATA / "cupl_ucf101_quirks.json", UCF)
+    assert report.cleaned == {"empty": 1, "enumerator only": 2, "not applicable": 1,
+                              "duplicate": 1, "numbering removed": 1, "bullet removed": 1,
+                              "quotes removed": 1}
+    eye = sources[0].candidate(by_name(UCF, "ApplyEyeMakeup")).subtexts
+    assert eye == ("a brush sweeps colour across a closed eyelid",
+                   "a mirror held close to the face",
+                   "fingers steady the skin at the corner of the eye",
+                   "a small pencil traces the lash line")
+    assert report.dropped == {"ApplyEyeMakeup": 1}
+    assert "enumerator only: 2" in report.render()
+
+
+def test_a_90_token_description_is_flagged_with_its_token_count():
+    from corpus.tokens import clip_token_counts
+
+    _, report = import_sources(None, DATA / "cupl_ucf101_quirks.json", UCF)
+    [(cls, n_tokens, chars, text)] = report.long
+    assert (cls, n_tokens, chars) == ("BalanceBeam", 90, len(text)) and chars > 200
+    assert "over 77 CLIP tokens or 200 characters (kept; CLIP cuts any over 77 tokens) (1): " \
+           "BalanceBeam: 90 tokens" in report.render()
+    with pytest.raises(SubtextError, match=r"1 description\(s\) over 77 CLIP tokens .* class "
+                                           r"'BalanceBeam': 90 tokens"):
+        import_sources(None, DATA / "cupl_ucf101_quirks.json", UCF, on_long="reject")
+    cut, _ = import_sources(None, DATA / "cupl_ucf101_quirks.json", UCF, on_long="truncate")
+    first = cut[0].candidate(by_name(UCF, "BalanceBeam")).subtexts[0]
+    assert text.startswith(first) and clip_token_counts([first])[0] <= 77 and len(first) <= 200
+
+
+# -- the other formats and detection ---------------------------------------------------
+
+def test_froster_raw_text_lines_are_read():
+    sources, report = import_sources(None, DATA / "froster_hmdb51_rephrased.txt", HMDB.head(5),
+                                     n=1)
+    assert report.format == "froster-text" and report.format_from.startswith("detected")
+    cartwheel = sources[0].candidate(by_name(HMDB, "cartwheel")).subtexts
+    assert cartwheel == ("A person turns sideways over their hands with legs spread in the air.",)
+    # "3. chew" gives the class and no sentence: nothing is left, and the report says so.
+    assert report.cleaned == {"empty": 1} and report.sets_by_class["chew"] == 0
+    assert report.emptied == ["chew"]
+    assert "nothing left after clean-up, no set (1): chew" in report.render()
+
+
+def test_a_headerless_csv_is_read_with_names_or_indices():
+    sources, report = import_sources(None, DATA / "hmdb51_headerless.csv", HMDB, n=1)
+    assert report.format_from == "detected: CSV without a header"
+    assert [s.candidate(by_name(HMDB, "chew")).subtexts[0] for s in sources] == [
+        "the jaw moves up and down in a steady rhythm", "food is pushed between the back teeth",
+        "lips stay closed while the cheeks bulge"]
+    assert report.sets_by_class == {"chew": 3, "clap": 1}
+
+
+@pytest.mark.parametrize(("file", "format"), [
+    ("cupl_ucf101.json", "cupl"), ("froster_hmdb51.json", "froster"),
+    ("froster_multi_hmdb51.json", "froster"), ("froster_hmdb51_rephrased.txt", "froster-text"),
+    ("hmdb51_sets.csv", "csv"), ("hmdb51_headerless.csv", "csv"),
+    ("ost/temporal_descriptors/4_descriptors.json", "ost"),
+])
+def test_the_format_is_detected_and_the_report_says_so(file, format):
+    from corpus.formats import detect_format
+
+    path = DATA / file
+    detected, why = detect_format(path, path.read_text(encoding="utf-8"))
+    assert detected == format and why
+
+
+# -- export ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("format", ["cupl", "ost", "froster", "froster-text", "csv"])
+def test_export_then_import_gives_back_the_same_texts(format, curated_bundle, tmp_path):
+    from corpus.formats.export import bundle_sets, export_bundle
+
+    out = tmp_path / f"export.{format}"
+    export_bundle(curated_bundle, format, out)
+    classes = bundle_sets(curated_bundle)
+    class_list = HMDB.head(len(classes))
+    n = len(classes[0].sets[0][1])
+    imported = import_sources(format, out, class_list, n=n)[0][0].imported
+    for c in classes:
+        assert imported.sets[c.name] == tuple(texts for _, texts in c.sets), c.name
+    assert imported.report.cleaned == {} and imported.report.unmatched == []
+
+
+def test_export_writes_each_projects_shape(curated_bundle, tmp_path):
+    from corpus.formats.export import bundle_sets, export_bundle
+
+    selected = bundle_sets(curated_bundle, selected_only=True)
+    assert all(len(c.sets) == 1 for c in selected)
+    export_bundle(curated_bundle, "ost", tmp_path / "4_descriptors.json", selected_only=True)
+    ost = json.loads((tmp_path / "4_descriptors.json").read_text())
+    assert list(ost) == ["0", "1"] and all(len(v) == 4 for v in ost.values())
+    export_bundle(curated_bundle, "froster", tmp_path / "f.json", selected_only=True)
+    froster = json.loads((tmp_path / "f.json").read_text())
+    assert froster["0"][0].startswith("Brush hair: ")
+    source = selected[0].sets[0][0]
+    export_bundle(curated_bundle, "csv", tmp_path / "s.csv", source=source)
+    lines = (tmp_path / "s.csv").read_text().splitlines()
+    assert lines[0] == "class,set,text" and all(f",{source}," in ln for ln in lines[1:])
+    with pytest.raises(SubtextError, match=r"no source 'nope'; it has curated/"):
+        export_bundle(curated_bundle, "csv", tmp_path / "x.csv", source="nope")
+    assert not (tmp_path / "x.csv").exists()
+
+
+@pytest.mark.slow  # two runs of the real CLI
+def test_a_failed_import_leaves_the_bundle_at_out_untouched(curated_bundle, tmp_path):
+    import hashlib
+    import shutil
+
+    from tests.corpus.conftest import run_cli
+
+    out = tmp_path / "hmdb51"
+    shutil.copytree(curated_bundle, out)
+    def state():
+        return {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in sorted(out.rglob("*")) if p.is_file()}
+
+    before = state()
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(b'{"brush hair": ["ok", 3]}')
+    result = run_cli("corpus", "import", "--dataset", "hmdb51", str(bad), "-o", str(out),
+                     check=False)
+    assert result.returncode != 0
+    assert "entry 'brush hair' item 1: expected a string, got int" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert state() == before and "manifest.json" in before
+    # A file that reads but gives no class a full set would replace the bundle with one of
+    # failed classes: refused before the build too.
+    result = run_cli("corpus", "import", "--dataset", "hmdb51",
+                     str(DATA / "froster_hmdb51.json"), "-o", str(out), check=False)
+    assert result.returncode != 0 and "nothing was written to" in result.stderr
+    assert state() == before
+
+
+def test_curated_text_is_found_under_another_spelling_of_the_class(tmp_path):
+    from corpus.curated import curated_sources
+
+    rows = ["id,name"] + [f"{c.class_id},{c.name}" for c in K400.classes]
+    rows = [r.replace(",dying hair", ",dyeing hair") for r in rows]
+    path = tmp_path / "kinetics400.csv"  # a user's copy, spelled as Kinetics-600/700 do
+    path.write_text("\n".join(rows) + "\n")
+    renamed = load_class_list(str(path))
+    dyeing = by_name(renamed, "dyeing hair")
+    source = curated_sources("kinetics400")[0]
+    original = source.candidate(by_name(K400, "dying hair"))
+    assert source.candidate(dyeing).subtexts == original.subtexts
+
+
+def test_import_options_reach_the_build_config():
+    from corpus.config import resolve_config
+    from corpus.errors import ConfigError
+
+    cfg = resolve_config(None, import_file=str(DATA / "hmdb51_plain.csv"), import_n=2,
+                         import_mapping="index", import_on_long="reject")
+    assert cfg.n_subtexts == 2 and cfg.curated == "never"
+    [spec] = cfg.imports
+    assert (spec.format, spec.mapping, spec.on_long) == ("auto", "index", "reject")
+    with pytest.raises(ConfigError, match=r"--n 1: a bundle's sets have 2 to 8 sub-texts"):
+        resolve_config(None, import_file=str(DATA / "hmdb51_plain.csv"), import_n=1)
