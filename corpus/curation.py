@@ -16,7 +16,6 @@ from pathlib import Path
 from corpus.curated import CURATED_PROVENANCE, CuratedClass, CuratedText, curation_path
 from corpus.curated_lint import RULES, LintResult
 
-WRITTEN = "by the subtext project's developers with language models; not checked against video"
 
 
 def class_text_sha256(entry: CuratedClass) -> str:
@@ -34,25 +33,26 @@ def curation_records(curated: CuratedText, result: LintResult, today: str,
         before = previous.get(name, {})
         unchanged = before.get("text_sha256") == digest
         failed = result.failed_rules(name)
-        gate = {g.encoder: {s.perspective: {"passes": s.passes, "margin": round(s.margin, 3),
-                                            "nearest": s.nearest,
-                                            f"subtexts_in_top_{g.k}": s.subtexts_in_top_k}
-                            for s in g.sets if s.name == name}
-                for g in result.gates}
+        # the gate's margin per encoder and set: own-label similarity minus the best
+        # sibling's (the set passes when it is positive)
+        margins = {g.encoder: {s.perspective: round(s.margin, 3) for s in g.sets
+                               if s.name == name}
+                   for g in result.gates}
         classes[name] = {
-            "written": WRITTEN,
+            "written": CURATED_PROVENANCE,
             "revision": before.get("revision", 0) + (0 if unchanged else 1),
             "revised": before.get("revised", today) if unchanged else today,
             "text_sha256": digest,
-            "rules_passed": [r for r in result.problems if r not in failed],
             "rules_failed": sorted(failed),
-            "gate": gate,
+            "gate_margin": margins,
         }
     return {
         "dataset": curated.dataset,
         "provenance": CURATED_PROVENANCE,
         "generated_by": "subtext corpus lint-curated --write-records",
+        # every class was linted with all of these; `rules_failed` names any it failed
         "rules": {r: RULES[r].doc for r in result.problems},
+        "exempt": result.report()["exempt"],
         "classes": classes,
     }
 

@@ -155,8 +155,10 @@ def cmd_lint_curated(args: argparse.Namespace) -> int:
             for p in problems:
                 print(f"{dataset}: {render(p)}", file=sys.stderr)
         n = sum(len(ps) for ps in result.problems.values())
+        exempt = result.report()["exempt"]
         print(f"{dataset}: {'ok' if result.ok else f'{n} problem(s)'} "
-              f"({len(result.problems)} rules)")
+              f"({len(result.problems)} rules"
+              + (f"; exempt: {', '.join(exempt)}" if exempt else "") + ")")
         for g in result.gates:
             s = g.summary()
             rates = ", ".join(f"{p} {r:.0%}"
