@@ -17,7 +17,6 @@ from corpus.curated import CURATED_PROVENANCE, CuratedClass, CuratedText, curati
 from corpus.curated_lint import RULES, LintResult
 
 
-
 def class_text_sha256(entry: CuratedClass) -> str:
     """Digest of everything a class record says (sets, units, roles, overrides)."""
     blob = json.dumps(dataclasses.asdict(entry), sort_keys=True, ensure_ascii=False)
