@@ -274,3 +274,19 @@ def test_every_provenance_statement_is_the_one_sentence():
         assert CURATED_PROVENANCE in (REPO_ROOT / doc).read_text(), doc
     for records in (REPO_ROOT / "data/curated").glob("*.curation.json"):
         assert json.loads(records.read_text())["provenance"] == CURATED_PROVENANCE
+
+
+def test_a_bundle_shows_tpps_choice_and_carries_provenance_and_records(curated_bundle):
+    import contract
+    from corpus import store
+    from corpus.show import show
+
+    choice = next(line for line in show(curated_bundle, "brush_hair").splitlines()
+                  if line.startswith("curated sets by TPP:"))
+    assert all(p in choice for p in PERSPECTIVES) and "-> selected " in choice
+    manifest = store.read_manifest(curated_bundle)
+    units = next(s for s in manifest["sources"] if s["id"] == "curated/units")
+    names = [c["name"] for c in store.read_table(curated_bundle, "classes.parquet").to_pylist()]
+    assert list(units["curation"]["classes"]) == names
+    assert {s["provenance"] for s in manifest["sources"]} == {CURATED_PROVENANCE}
+    assert CURATED_PROVENANCE in (curated_bundle / contract.CARD).read_text()
