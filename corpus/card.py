@@ -10,6 +10,15 @@ def _source_line(src: dict) -> str:
         where = "embedded llama.cpp server" if endpoint["embedded"] else endpoint["base_url"]
         return (f"LLM `{endpoint['model']}` at {where}, prompt `{src['prompt_id']}` "
                 f"({src['prompt_set']})")
+    if src.get("kind") == "curated" and "provenance" in src:
+        what = ("semantic units and roles" if "perspective" not in src
+                else f"the `{src['perspective']}` candidate sets")
+        line = f"{what} from `{src['file']}`. {src['provenance']}"
+        if "curation" in src:
+            line += (f" Per-class curation records (how written, lint rules passed, when "
+                     f"revised): `{src['curation']['file']}`, copied into manifest.json "
+                     f"under this source's `curation.classes`.")
+        return line
     if "provenance" in src:
         return src["provenance"]
     if endpoint:

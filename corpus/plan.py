@@ -12,7 +12,7 @@ import contract
 from corpus import store
 from corpus.classes import ClassList, load_class_list
 from corpus.config import CorpusConfig, resolve_config
-from corpus.curated import curated_path
+from corpus.curated import curated_inputs_sha256, curated_path
 from corpus.errors import SubtextError
 from corpus.manifest import inputs_sha256
 from corpus.prompts import PromptSet, load_prompt_set
@@ -70,7 +70,7 @@ def plan_build(request: BuildRequest) -> BuildPlan:
     class_list = load_class_list(request.dataset).head(request.classes)
     prompts = load_prompt_set(cfg.prompts)
     unit_prompts = load_unit_prompts(cfg.unit_prompts)
-    curated = (contract.file_sha256(curated_path(class_list.dataset))
+    curated = (curated_inputs_sha256(class_list.dataset)
                if use_curated(cfg, class_list.dataset) else None)
     imported = []
     for spec in cfg.imports:

@@ -18,6 +18,7 @@ def show(bundle: Path, cls: str | None) -> str:
     rows = [r for r in store.read_table(bundle, "subtexts.parquet").to_pylist()
             if r["class_id"] == c["class_id"]]
     lines = [f"{c['class_id']}: {c['name']} — text {c['text']!r} — {c['status']}"]
+    lines += _curated_choice(rows)
     for cid in sorted({r["candidate_id"] for r in rows}):
         cand = [r for r in rows if r["candidate_id"] == cid]
         head = cand[0]
@@ -31,6 +32,23 @@ def show(bundle: Path, cls: str | None) -> str:
     lines += [f"  failed {f['source']}: {f['reason']}" for f in failures]
     lines += _knowledge(bundle, c["class_id"])
     return "\n".join(lines)
+
+
+def _curated_choice(rows: list[dict]) -> list[str]:
+    """One line for TPP's choice among the class's curated perspectives: each set's TPP,
+    and which perspective was selected (or that a set of another source won)."""
+    heads = {r["candidate_id"]: r for r in rows}.values()
+    curated = [r for r in heads if r["source_kind"] == "curated"]
+    if not curated:
+        return []
+    parts = [f"{r['source'].removeprefix('curated/')} "
+             + (f"{r['tpp']:.3f}" if r["tpp"] is not None else "rejected")
+             for r in sorted(curated, key=lambda r: r["candidate_id"])]
+    chosen = [r for r in heads if r["selected"]]
+    won = ("selected " + chosen[0]["source"].removeprefix("curated/")
+           if chosen and chosen[0]["source_kind"] == "curated"
+           else f"selected {chosen[0]['source']} (not curated)" if chosen else "none selected")
+    return [f"curated sets by TPP: {', '.join(parts)} -> {won}"]
 
 
 def _knowledge(bundle: Path, class_id: int) -> list[str]:

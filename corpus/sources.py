@@ -86,7 +86,8 @@ def make_sources(cfg: CorpusConfig, class_list: ClassList, clients: list[LLMClie
     if use_curated(cfg, class_list.dataset):
         subtexts += curated_sources(class_list.dataset, cfg.curated_priority)
         units.append(CuratedUnitSource(load_curated(class_list.dataset),
-                                       priority=cfg.curated_priority))
+                                       priority=cfg.curated_priority,
+                                       class_names=tuple(c.name for c in class_list.classes)))
     for spec in cfg.imports:
         subtexts += import_sources(spec.format, Path(spec.path), class_list, cfg.n_subtexts,
                                    spec.priority, spec.label, spec.mapping, spec.on_long)[0]

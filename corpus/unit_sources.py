@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from corpus.classes import ActionClass
-from corpus.curated import CuratedText
+from corpus.curated import CURATED_PROVENANCE, CuratedText, curation_path
 from corpus.errors import ConfigError, ReplyInvalid, SubtextError
 from corpus.prompts import resolve_prompt_path
 
@@ -157,6 +157,8 @@ class CuratedUnitSource:
     kind: str = "curated"
     id: str = "curated/units"
     priority: int = 0
+    # the classes of the bundle: the manifest carries their curation records only
+    class_names: tuple[str, ...] = ()
 
     def units(self, action: ActionClass) -> RawUnits:
         entry = self.curated.lookup(action.name)
@@ -166,10 +168,19 @@ class CuratedUnitSource:
                         {**entry.units, "roles": entry.roles})
 
     def describe(self) -> dict:
-        return {"id": self.id, "kind": self.kind,
+        info = {"id": self.id, "kind": self.kind,
                 "file": f"data/curated/{self.curated.path.name}",
                 "file_sha256": self.curated.sha256, "revision": self.curated.revision,
-                "priority": self.priority}
+                "provenance": CURATED_PROVENANCE, "priority": self.priority}
+        if self.curated.curation:
+            names = self.class_names or tuple(self.curated.classes)
+            info["curation"] = {
+                "file": f"data/curated/{curation_path(self.curated.path).name}",
+                "file_sha256": self.curated.curation_sha256,
+                "classes": {n: self.curated.curation[n] for n in names
+                            if n in self.curated.curation},
+            }
+        return info
 
 
 def description_schema() -> dict:

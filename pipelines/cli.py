@@ -178,17 +178,46 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_lint_curated(args: argparse.Namespace) -> int:
     from corpus.classes import load_class_list
-    from corpus.curated import curated_path, lint_curated, load_curated
+    from corpus.config import ClipEncoder
+    from corpus.curated import curated_path, load_curated
+    from corpus.curated_lint import gate_encoders, lint_dataset, render
+    from corpus.curation import write_curation
 
     datasets = args.datasets or sorted(
         p.stem for p in curated_path("x").parent.glob("*.jsonl"))
-    failed = 0
+    if bool(args.clip) != bool(args.pretrained):
+        raise SubtextError("lint-curated: --clip and --pretrained go together")
+    clip = ClipEncoder(model=args.clip, pretrained=args.pretrained) if args.clip else None
+    encoders = [] if args.no_gate else gate_encoders(clip)
+    reports, failed = [], 0
     for dataset in datasets:
-        problems = lint_curated(load_curated(dataset), load_class_list(dataset))
-        for p in problems:
-            say(f"{dataset}: {p}", err=True)
-        say(f"{dataset}: {'ok' if not problems else f'{len(problems)} problem(s)'}")
-        failed += bool(problems)
+        curated = load_curated(dataset)
+        result = lint_dataset(curated, load_class_list(dataset), encoders)
+        for problems in result.problems.values():
+            for p in problems:
+                say(f"{dataset}: {render(p)}", err=True)
+        n = sum(len(ps) for ps in result.problems.values())
+        exempt = result.report()["exempt"]
+        say(f"{dataset}: {'ok' if result.ok else f'{n} problem(s)'} "
+              f"({len(result.problems)} rules"
+              + (f"; exempt: {', '.join(exempt)}" if exempt else "") + ")")
+        for g in result.gates:
+            s = g.summary()
+            rates = ", ".join(f"{p} {r:.0%}"
+                              for p, r in s["own_class_nearest_name_rate"].items())
+            say(f"  gate [{s['encoder']}]: {s['sets_checked']} sets, "
+                  f"{s['sibling_pairs_checked']} sibling pairs, "
+                  f"sets pass {s['set_pass_rate']:.1%}, "
+                  f"sub-texts in top {s['k']} {s['subtext_pass_rate']:.1%}; "
+                  f"own-class nearest name: {rates}")
+        if args.write_records:
+            if not encoders:
+                raise SubtextError("lint-curated --write-records needs the gate (drop --no-gate)")
+            say(f"  wrote {write_curation(curated, result)}")
+        reports.append(result.report())
+        failed += not result.ok
+    if args.json:
+        Path(args.json).write_text(json.dumps({"datasets": reports}, indent=2) + "\n")
     return 1 if failed else 0
 
 
@@ -274,7 +303,14 @@ def _corpus_commands(sub: argparse._SubParsersAction) -> None:
     x.set_defaults(func=cmd_export)
 
     lint = sub.add_parser("lint-curated", help="check data/curated/*.jsonl against the rules")
-    lint.add_argument("datasets", nargs="*")
+    lint.add_argument("datasets", nargs="*", help="datasets (default: every curated file)")
+    lint.add_argument("--json", metavar="OUT", default=None, help="write the report as JSON")
+    lint.add_argument("--no-gate", action="store_true",
+                      help="skip the discrimination gate (no sentence encoder)")
+    lint.add_argument("--clip", default=None, help="gate with this open_clip model too")
+    lint.add_argument("--pretrained", default=None, help="its real weights (a checkpoint path)")
+    lint.add_argument("--write-records", action="store_true",
+                      help="write data/curated/<dataset>.curation.json from this run")
     lint.set_defaults(func=cmd_lint_curated)
 
 

@@ -25,7 +25,7 @@ def test_bench_reads_the_bundle_and_writes_the_readme_row(bundle):
                                         curated["candidate_id"].to_pylist(),
                                         curated["tpp"].to_pylist(), strict=True):
         sets[(class_id, candidate)] = tpp
-    assert result["by_source_kind"]["curated"]["candidate_sets"] == len(sets) == 6
+    assert result["by_source_kind"]["curated"]["candidate_sets"] == len(sets) == 9  # 3 x 3
     expected_mean = sum(sets.values()) / len(sets)
     assert abs(result["by_source_kind"]["curated"]["mean_tpp"] - expected_mean) < 1e-3
     q = result["by_source_kind"]["curated"]["class_best_tpp_quantiles"]
