@@ -6,6 +6,7 @@ and passing on a good one; the shipped HMDB-51 and UCF-101 text passes every rul
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -232,14 +233,14 @@ def test_the_manifest_source_carries_the_bundles_curation_records():
 
 def test_lint_curated_command_writes_its_report(tmp_path):
     out = tmp_path / "report.json"
-    run = subprocess.run(["python", "-m", "pipelines.cli", "corpus", "lint-curated",
+    run = subprocess.run([sys.executable, "-m", "pipelines.cli", "corpus", "lint-curated",
                           "synthetic", "--no-gate", "--json", str(out)],
                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     assert "synthetic: ok" in run.stdout
     report = json.loads(out.read_text())["datasets"][0]
     assert report["ok"] and "perspectives" in report["exempt"]
-    bad = subprocess.run(["python", "-m", "pipelines.cli", "corpus", "lint-curated",
+    bad = subprocess.run([sys.executable, "-m", "pipelines.cli", "corpus", "lint-curated",
                           "synthetic", "--clip", "subtext-tiny", "--pretrained", "random"],
                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
     assert bad.returncode != 0 and "random CLIP weights" in bad.stderr
