@@ -131,16 +131,41 @@ def parse_class_list(path: Path, raw: bytes) -> list[ActionClass]:
     header = [c.strip().lower() for c in rows[0]]
     if "name" in header:
         return _parse_table(path, header, rows[1:])
+    table = _headerless_table(rows)
+    if table is not None:
+        return _parse_table(path, ["id", "name"], _zero_based(table), first_line=1)
     return _parse_names(path, rows)
 
 
-def _parse_table(path: Path, header: list[str], rows: list[list[str]]) -> list[ActionClass]:
+def _headerless_table(rows: list[list[str]]) -> list[list[str]] | None:
+    """The common label-file shapes without a header: `0,brush_hair` on every line, or
+    `1 ApplyEyeMakeup` (UCF-101's classInd.txt); None when any line is not `id<sep>name`."""
+    table = []
+    for row in rows:
+        cells = row if len(row) == 2 else row[0].strip().split(None, 1) if len(row) == 1 else []
+        if len(cells) != 2 or not cells[0].strip().isdigit():
+            return None
+        table.append([cells[0].strip(), cells[1].strip()])
+    return table
+
+
+def _zero_based(table: list[list[str]]) -> list[list[str]]:
+    """Ids numbered 1..N (classInd.txt) become 0..N-1: class ids index the score columns and
+    the labels of list files, which count from 0."""
+    ids = sorted(int(i) for i, _ in table)
+    if ids != list(range(1, len(table) + 1)):
+        return table
+    return [[str(int(i) - 1), name] for i, name in table]
+
+
+def _parse_table(path: Path, header: list[str], rows: list[list[str]],
+                 first_line: int = 2) -> list[ActionClass]:
     if "id" not in header:
         raise ClassListError(f"class list {path}: a header with `name` also needs `id`")
     i_id, i_name = header.index("id"), header.index("name")
     i_text = header.index("text") if "text" in header else None
     classes: list[ActionClass] = []
-    for line_no, row in enumerate(rows, start=2):
+    for line_no, row in enumerate(rows, start=first_line):
         cells = [c.strip() for c in row] + [""] * len(header)
         try:
             class_id = int(cells[i_id])
@@ -151,7 +176,7 @@ def _parse_table(path: Path, header: list[str], rows: list[list[str]]) -> list[A
         name = cells[i_name]
         label = (cells[i_text] if i_text is not None else "") or label_from_name(name)
         classes.append(ActionClass(class_id, name, label))
-    _check(path, classes, first_line=2)
+    _check(path, classes, first_line=first_line)
     return classes
 
 

@@ -46,6 +46,25 @@ def test_one_name_per_line(tmp_path):
     assert [c.label for c in load_class_list(str(f)).classes] == ["walk the dog", "ride a bike"]
 
 
+def test_headerless_label_files(tmp_path):
+    """The shapes released label files come in: `id,name` without a header (CRLF, quoted
+    names) and UCF-101's classInd.txt (`1 ApplyEyeMakeup`, counted from 1)."""
+    csv_file = tmp_path / "hmdb_labels.csv"
+    csv_file.write_bytes(b'0,brush_hair\r\n1,cartwheel\r\n2,"catch"\r\n')
+    classes = load_class_list(str(csv_file)).classes
+    assert [(c.class_id, c.name, c.label) for c in classes] == [
+        (0, "brush_hair", "brush hair"), (1, "cartwheel", "cartwheel"), (2, "catch", "catch")]
+    ind = tmp_path / "classInd.txt"
+    ind.write_text("1 ApplyEyeMakeup\n2 ApplyLipstick\n3 Archery\n")
+    classes = load_class_list(str(ind)).classes
+    assert [(c.class_id, c.label) for c in classes] == [
+        (0, "apply eye makeup"), (1, "apply lipstick"), (2, "archery")]
+    gap = tmp_path / "gap.csv"
+    gap.write_text("0,run\n2,walk\n")
+    with pytest.raises(ClassListError, match="missing \\[1\\]"):
+        load_class_list(str(gap))
+
+
 def test_limit_keeps_the_first_classes():
     head = load_class_list("hmdb51").head(5)
     assert len(head.classes) == 5 and head.n_in_list == 51
