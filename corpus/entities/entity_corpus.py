@@ -102,12 +102,23 @@ class EntityCorpus:
         return [asdict(c) for c in self.class_entities]
 
 
+def mentioning_sentences(texts: Sequence[str], entity: str) -> list[str]:
+    """The sentences that mention an entity: those with the whole phrase first, then
+    those with its head word (the last word) by a shared 4-letter stem, so "bats" and
+    "batting" count."""
+    lowered = entity.lower()
+    stem = lowered.split()[-1][:4]
+    whole = [t for t in texts if lowered in t.lower()]
+    by_head = [t for t in texts if t not in whole
+               and any(w.startswith(stem) for w in _WORD.findall(t.lower()))]
+    return whole + by_head
+
+
 def wsd_context(label: str, texts: Sequence[str], word: str) -> str:
     """The context a class gives a word: its name, plus the sentences of its
-    description that mention the word (by a shared 4-letter stem, so "bats" and
-    "batting" count); just "name: word" when none does."""
-    stem = word.lower()[:4]
-    mentioning = [t for t in texts if any(w.startswith(stem) for w in _WORD.findall(t.lower()))]
+    description that mention the word (mentioning_sentences); just "name: word" when
+    none does."""
+    mentioning = mentioning_sentences(texts, word)
     if mentioning:
         return f"{label}: " + " ".join(t.rstrip(".") + "." for t in mentioning)
     return f"{label}: {word}"

@@ -18,7 +18,8 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from corpus.entities.kinds import MOTIONS
+from corpus.entities.kinds import ENTITY_KINDS, MOTIONS, wordnet_kind
+from corpus.entities.lemmas import exact_lemma_synsets
 from corpus.entities.models import spacy_pipeline, wordnet
 from corpus.text import PERSON_WORDS
 
@@ -26,9 +27,9 @@ MAX_WORDS = 4
 NOUN_PREFIX = "the "
 MOTION_PREFIX = "they "
 
-# Nouns whose plural is the thing itself: lemmatising would change the meaning
-# ("glasses" -> "glass"). [ours] A short list, not WordNet lookups: WordNet lists
-# "arms" (weapons) too, and "arms" in a body-part reply are arms.
+# Nouns whose plural is the thing itself although WordNet spells them in the singular
+# ("trousers" is trouser.n.01): lemmatising would change the meaning. Plurals WordNet
+# lists as lemmas ("rings", "goggles") are found in WordNet (_keeps_plural).
 PLURALE_TANTUM = frozenset(
     "glasses sunglasses eyeglasses goggles binoculars scissors shears tongs pliers tweezers "
     "pants trousers shorts jeans leggings tights overalls pajamas pyjamas clothes briefs "
@@ -131,25 +132,32 @@ def _join(tokens: list, words: list[str]) -> str:
     return " ".join(text.split())
 
 
-def _noun_form(tokens: list) -> tuple[str, str]:
-    """(normal form, head lemma) of a noun phrase: only the head noun is lemmatised."""
+def _keeps_plural(surface: str, kind: str | None) -> bool:
+    """A plural WordNet lists as a lemma of its own, in a sense of the source's kind
+    (`rings` the gymnastic apparatus, `parallel bars`): lemmatising would lose that
+    sense. [ours] The kind guards against plurals WordNet lists for another sense:
+    `arms` among body parts are arms, not weaponry. A noun from a class name (no kind
+    yet) keeps its plural when that sense is a thing, place, person or body part."""
+    if surface in PLURALE_TANTUM:
+        return True
+    kinds = {wordnet_kind(s) for s in exact_lemma_synsets(surface)}
+    if kind in ENTITY_KINDS:
+        return kind in kinds
+    return kind != MOTIONS and bool(kinds - {None})
+
+
+def _noun_form(tokens: list, kind: str | None = None) -> tuple[str, str]:
+    """(normal form, head lemma) of a noun phrase: only the head noun is lemmatised, and
+    not when WordNet spells the phrase (or the head) with its plural."""
     nouns = [t for t in tokens if t.pos_ in ("NOUN", "PROPN")]
     roots = [t for t in nouns if t.head.i == t.i or t.head not in tokens]
     head = roots[0] if roots else (nouns[-1] if nouns else tokens[-1])
-    words = []
-    for t in tokens:
-        w = t.text.lower()
-        if t.i == head.i and w not in PLURALE_TANTUM and t.tag_ in ("NNS", "NNPS"):
-            w = t.lemma_.lower()
-        words.append(w)
-    return _join(tokens, words), _head_lemma(head)
-
-
-def _head_lemma(head) -> str:
-    text = head.text.lower()
-    if text in PLURALE_TANTUM or head.tag_ not in ("NNS", "NNPS"):
-        return text
-    return head.lemma_.lower()
+    surface = _join(tokens, [t.text.lower() for t in tokens])
+    plural = head.tag_ in ("NNS", "NNPS") and not (
+        _keeps_plural(surface, kind) or _keeps_plural(head.text.lower(), kind))
+    words = [t.lemma_.lower() if plural and t.i == head.i else t.text.lower()
+             for t in tokens]
+    return _join(tokens, words), (head.lemma_ if plural else head.text).lower()
 
 
 def _motion_form(tokens: list) -> tuple[str, str]:
@@ -170,7 +178,7 @@ def _finish(raw: str, kind: str | None, doc, skip: int) -> Normalised:
     alpha = [t.text.lower() for t in tokens if t.is_alpha]
     if len(alpha) >= 2 and sum(map(_is_known_word, alpha)) * 2 < len(alpha):
         return _reject(raw, kind, NOT_ENGLISH, len(tokens))
-    text, head = _motion_form(tokens) if kind == MOTIONS else _noun_form(tokens)
+    text, head = _motion_form(tokens) if kind == MOTIONS else _noun_form(tokens, kind)
     return Normalised(raw, kind, text, head, len(text.split()), None)
 
 
