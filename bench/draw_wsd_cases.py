@@ -4,8 +4,9 @@
                                    [--seed 17] [--out cases.jsonl]
 
 Every (class, entity) link of each bundle's class_entities.parquet is a candidate case,
-with its context: the class label and the first sub-text of that class (any candidate
-set) that mentions the entity's head word, or no sentence when none does. A fixed
+with its context as the build gives it (entity_corpus.wsd_context: the class label and
+every sub-text of the class, any candidate set, that mentions the entity) and the first
+such sentence (none when no sub-text mentions it: roles and class-name nouns often). A fixed
 number of links per dataset is drawn with a fixed seed — single words and phrases
 alike, in the proportion the bundle has them. The output has no gold sense: the senses
 are judged afterwards, by reading every candidate gloss (tests/data/wsd_eval.md says
@@ -19,11 +20,11 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from corpus.entities.entity_corpus import mentioning_sentences
+from corpus.entities.entity_corpus import mentioning_sentences, wsd_context
 
 
 def draw(bundle: Path, n: int, seed: int) -> list[dict]:
-    dataset = json.loads((bundle / "manifest.json").read_text()).get("dataset") or bundle.name
+    dataset = json.loads((bundle / "manifest.json").read_text())["dataset"]["name"]
     classes = {r["class_id"]: r for r in pq.read_table(bundle / "classes.parquet").to_pylist()}
     entities = {r["entity_id"]: r for r in pq.read_table(bundle / "entities.parquet").to_pylist()}
     sentences: dict[int, list[str]] = {}
@@ -37,10 +38,11 @@ def draw(bundle: Path, n: int, seed: int) -> list[dict]:
     cases = []
     for class_id, entity_id in picked:
         e, c = entities[entity_id], classes[class_id]
+        label = c["label"] or c["name"]
         mention = mentioning_sentences(sentences.get(class_id, []), e["text"])
-        cases.append({"dataset": str(dataset), "class": c["label"] or c["name"],
-                      "word": e["text"], "kind": e["source_kind"],
-                      "sentence": mention[0] if mention else None})
+        cases.append({"dataset": dataset, "class": label, "word": e["text"],
+                      "kind": e["source_kind"], "sentence": mention[0] if mention else None,
+                      "context": wsd_context(label, sentences.get(class_id, []), e["text"])})
     return cases
 
 

@@ -28,11 +28,20 @@ def spellings(text: str) -> list[str]:
 
 @cache
 def wordnet_spelling(text: str, pos: str = "n") -> str | None:
-    """The first spelling of `text` WordNet has senses of (morphy included), or None."""
+    """The first spelling of `text` WordNet has senses of (morphy included), or None.
+    A closed compound WordNet spells open is split where both halves are words
+    (`wetsuit` -> `wet_suit`, `wicketkeeper` -> `wicket-keeper`)."""
     wn = wordnet()
     for variant in spellings(text):
         if wn.synsets(variant, pos=pos):
             return variant
+    if " " not in text and "-" not in text and len(text) >= 6:
+        for i in range(3, len(text) - 2):
+            left, right = text[:i], text[i:]
+            if wn.synsets(left) and wn.synsets(right, pos=pos):
+                for variant in (f"{left}_{right}", f"{left}-{right}"):
+                    if wn.synsets(variant, pos=pos):
+                        return variant
     return None
 
 

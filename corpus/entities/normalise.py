@@ -17,8 +17,9 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
-from corpus.entities.kinds import ENTITY_KINDS, MOTIONS, wordnet_kind
+from corpus.entities.kinds import ENTITY_KINDS, MOTIONS, is_deverbal, wordnet_kind
 from corpus.entities.lemmas import exact_lemma_synsets
 from corpus.entities.models import spacy_pipeline, wordnet
 from corpus.text import PERSON_WORDS
@@ -211,32 +212,64 @@ def normalise_unit(text: str, kind: str | None = None) -> str | None:
     return normalise_units([text], kind)[0].text
 
 
+def _plural_noun(tok) -> bool:
+    """A word the parser took for a verb that WordNet lists as a plural noun of its own
+    ("rings" in "still rings", "bars" in "parallel bars")."""
+    return tok.tag_ == "VBZ" and any(wordnet_kind(s) for s in exact_lemma_synsets(tok.text))
+
+
+def _is_action(tok, has_verb: bool) -> bool:
+    """A word of a class name that is the action: a verb, or a noun naming an action
+    at the start of the name (not one that modifies the next action word: "rock" in
+    "rock climbing") or as its root when the name has no verb ("swing" in "golf swing")."""
+    if tok.pos_ == "VERB":
+        return not _plural_noun(tok)
+    if not is_deverbal(tok.lemma_.lower()):
+        return False
+    doc = tok.doc
+    if tok.i == 0:
+        nxt = doc[1] if len(doc) > 1 else None
+        return nxt is None or not (nxt.pos_ == "VERB" or is_deverbal(nxt.lemma_.lower()))
+    return tok.dep_ == "ROOT" and not has_verb
+
+
 def class_name_units(labels: Sequence[str], batch_size: int = 256
                      ) -> list[list[tuple[str, str]]]:
     """Units in action names, as the entity route of Align before Adapt extracts them:
     for each label, (kind, raw phrase) pairs — its noun chunks (kind None: typed later
     by WordNet) and its verbs (motions). Bracketed qualifiers count ("punching person
-    (boxing)"); generic person words ("person", "man") are left out."""
+    (boxing)"); generic person words ("person", "man") are left out. A noun that carries
+    the class name (its first word or its root) and names an action (kinds.is_deverbal:
+    "clap", "golf", "cartwheel", "ride" in "ride horse") is the class's own verb, so a
+    motion, not an object. A name WordNet lists as one noun ("parallel bars") is that
+    thing, whatever the parser makes of it."""
     nlp = spacy_pipeline()
     out = []
     for doc in nlp.pipe((_fold(label).lower().replace("_", " ") for label in labels),
                         batch_size=batch_size):
         found: list[tuple[str | None, str]] = []
         in_chunks: set[int] = set()
+        if len(doc) > 1 and exact_lemma_synsets(doc.text):  # "parallel bars", "pommel horse"
+            out.append([(None, doc.text)])
+            continue
+
+        has_verb = any(t.pos_ == "VERB" and not _plural_noun(t) for t in doc)
+        is_action = partial(_is_action, has_verb=has_verb)
         for chunk in doc.noun_chunks:
             in_chunks.update(t.i for t in chunk)
             # a gerund inside a chunk ("punching person") is the action, not a modifier
-            found += [(MOTIONS, t.text) for t in chunk if t.pos_ == "VERB"]
-            words = [t for t in chunk if t.pos_ in ("NOUN", "PROPN", "ADJ")
-                     and t.text not in PERSON_WORDS]
+            found += [(MOTIONS, t.text) for t in chunk if is_action(t)]
+            words = [t for t in chunk if (t.pos_ in ("NOUN", "PROPN", "ADJ") or _plural_noun(t))
+                     and t.text not in PERSON_WORDS and not is_action(t)]
             if words and words[-1].pos_ in ("NOUN", "PROPN"):
                 found.append((None, " ".join(t.text for t in words)))
         for tok in doc:
             if tok.i in in_chunks:
                 continue
-            if tok.pos_ == "VERB":
+            if is_action(tok):
                 found.append((MOTIONS, tok.text))
-            elif tok.pos_ in ("NOUN", "PROPN") and tok.text not in PERSON_WORDS:
+            elif ((tok.pos_ in ("NOUN", "PROPN") or _plural_noun(tok))
+                  and tok.text not in PERSON_WORDS):
                 found.append((None, tok.text))  # a noun the parser left outside any chunk
         out.append(list(dict.fromkeys(found)))
     return out
