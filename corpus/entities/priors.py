@@ -23,7 +23,9 @@ Penalised (-1) unless licensed by the context:
 - animal anatomy (a body part in noun.animal: stifle.n.01, the quadruped's knee),
   licensed by an animal in the context;
 - the food sense of a thing (noun.food: "the flesh of a chicken"), licensed by an
-  eating or cooking word in the context;
+  eating word or a food in the context;
+- a person in a commercial role (under businessperson/capitalist: the poker dealer as
+  a trader), licensed by buying, selling or paying in the context;
 - abstract domains no video shows as a thing: groups, possession (commerce),
   communication, cognition, attributes, states, quantities, time, relations, motives,
   feelings, phenomena (physics), processes, events, shapes, and acts (a sport's name
@@ -47,6 +49,9 @@ PLACE_ROOTS = ("structure.n.01", "facility.n.01", "area.n.05", "geological_forma
 EQUIPMENT_ROOTS = ("sports_equipment.n.01", "implement.n.01", "clothing.n.01",
                    "musical_instrument.n.01", "conveyance.n.03")
 LICENSED_TOPIC_ROOTS = ("sport.n.01", "athletics.n.01", "dancing.n.01")
+# People in their commercial role (a dealer as a trader): licensed by buying or selling.
+COMMERCE_ROOTS = ("businessperson.n.01", "capitalist.n.02")
+COMMERCE_LEXNAMES = frozenset({"verb.possession", "noun.possession"})
 # What licenses the food sense: a context word whose first sense is eating or drinking,
 # or a food ("eating watermelon", "cooking chicken").
 FOOD_LEXNAMES = frozenset({"verb.consumption", "noun.food"})
@@ -105,6 +110,8 @@ def domain_prior(synset_name: str, tokens: frozenset[str], lexnames: frozenset[s
         return 1.0
     if lexname == "noun.animal" and "body_part.n.01" in closure:
         return 0.0 if "noun.animal" in lexnames else -1.0
+    if not closure.isdisjoint(COMMERCE_ROOTS):
+        return 0.0 if lexnames & COMMERCE_LEXNAMES else -1.0
     if lexname == "noun.food":
         return 0.0 if lexnames & FOOD_LEXNAMES else -1.0
     if kind == SCENES and lexname == "noun.event":  # a party, a contest: where it happens

@@ -204,12 +204,14 @@ def lesk_overlaps(context: Sequence[str], candidates: Sequence[str]) -> np.ndarr
 
 def context_parts(context: str) -> list[str]:
     """A context "label: sentence. sentence." as the texts embedded one by one: the
-    label and each sentence. [ours] Its vector is the mean of theirs, so a class's
-    sentences are embedded once for all its entities (the build's contexts share them;
-    embedding every (entity, class) context whole cost most of the entity stage)."""
+    label and each sentence, as TPP embedded them. [ours] Its vector is the mean of
+    theirs, so a class's sentences are embedded once for all its entities — in a build
+    they are already in the embedding cache from TPP (embedding every (entity, class)
+    context whole cost most of the entity stage)."""
     label, _, rest = context.partition(": ")
-    sentences = [t.strip() for t in rest.split(". ") if t.strip()]
-    return [label.strip(), *sentences] if label.strip() else sentences
+    if not rest.rstrip().endswith(".") and len(rest.split()) <= 4:
+        return [label.strip() or context]  # "label: entity": no sentence mentions it
+    return [p for p in [label.strip(), *(t.strip().rstrip(".") for t in rest.split(". "))] if p]
 
 
 def _context_vector(context: str) -> np.ndarray:
