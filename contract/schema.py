@@ -41,16 +41,18 @@ CLASS_UNITS_SCHEMA = pa.schema([
 ENTITIES_SCHEMA = pa.schema([
     ("entity_id", pa.string()), ("text", pa.string()), ("kind", pa.string()),
     ("kind_source", pa.string()), ("source_kind", pa.string()), ("n_words", pa.int32()),
-    ("synset", pa.string()), ("description", pa.string()),
+    ("wordnet_lemma", pa.string()), ("synset", pa.string()), ("description", pa.string()),
     ("description_source", pa.string()), ("needs_description", pa.bool_()),
     ("wsd_method", pa.string()), ("wsd_confidence", pa.float64()),
     ("runner_up", pa.string()), ("lesk_synset", pa.string()),
     ("embedding_synset", pa.string()), ("sense_agreement", pa.float64()),
-    ("n_classes", pa.int32()), ("sources", _strings),
+    ("senses", _strings), ("n_classes", pa.int32()), ("sources", _strings),
 ])
 CLASS_ENTITIES_SCHEMA = pa.schema([
     ("class_id", pa.int32()), ("entity_id", pa.string()), ("kind", pa.string()),
     ("score", pa.float64()), ("sources", _strings), ("synset", pa.string()),
+    ("wsd_confidence", pa.float64()), ("description", pa.string()),
+    ("description_source", pa.string()),
 ])
 UNIT_REJECTIONS_SCHEMA = pa.schema([
     ("class_id", pa.int32()), ("source", pa.string()), ("kind", pa.string()),

@@ -44,8 +44,10 @@ def semantic_knowledge(cfg: CorpusConfig, generated: list[GeneratedClass],
     labels = {g.action.class_id: g.action.label for g in generated}
     entity_vocab = build_vocabulary(raw | {CLASS_NAME_SOURCE: class_name_source(labels)},
                                     kinds=(*ENTITY_KINDS, UNKNOWN_KIND))
+    # every sub-text of the class, any candidate set: the sentence an entity came from
+    # is often in a set that was not selected
     contexts = {s.action.class_id: (s.action.label,
-                                    list(s.selected.candidate.subtexts) if s.selected else [])
+                                    [t for c in s.scored for t in c.candidate.subtexts])
                 for s in scored}
     entities = build_entity_corpus(entity_vocab, contexts)
     described = describe_entities(entities, labels, describer, cfg)
@@ -59,10 +61,12 @@ def semantic_knowledge(cfg: CorpusConfig, generated: list[GeneratedClass],
 
 def describe_entities(entities: EntityCorpus, labels: dict[int, str],
                       describer: LLMClient | None, cfg: CorpusConfig) -> dict:
-    """ALT: LLM-written one-sentence descriptions of multi-word entities."""
+    """ALT: an LLM endpoint rewrites the descriptions that are a composition or a
+    curated sentence (`needs_description`) into one visual sentence. Every entity
+    already has a description offline; a failed request keeps it."""
     todo = [e for e in entities.entities if e.needs_description]
     if describer is None or cfg.phrase_descriptions == "never":
-        return {"asked": 0, "missing": len(todo),
+        return {"asked": 0, "improvable": len(todo),
                 "why": "no configured endpoint (the embedded model is not asked)"}
     prompts = load_unit_prompts(cfg.unit_prompts)
     first_class = {ce.entity_id: ce.class_id for ce in reversed(entities.class_entities)}

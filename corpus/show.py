@@ -63,7 +63,7 @@ def _knowledge(bundle: Path, class_id: int) -> list[str]:
     for kind in sorted({k for k, _ in units}):
         lines.append(f"  {kind}: " + ", ".join(t for k, t in units if k == kind))
     entities = duckdb.sql(
-        f"select e.kind, e.text, coalesce(ce.synset, e.synset), e.description "
+        f"select ce.kind, e.text, ce.synset, ce.description "
         f"from '{bundle}/class_entities.parquet' ce join '{bundle}/entities.parquet' e "
         f"using (entity_id) where ce.class_id = {class_id} order by e.kind, e.text").fetchall()
     lines.append("entities:")

@@ -51,6 +51,9 @@ class Knowledge:
     items: list[KnowledgeItem] = field(default_factory=list)
     class_links: list[tuple[int, str, float]] = field(default_factory=list)  # class, item, score
     present: bool = False  # the tables are listed in the manifest
+    # entities only: (class_id, entity_id) -> (synset or None, description) chosen in that
+    # class's own context (class_entities.synset / .description)
+    class_senses: dict[tuple[int, str], tuple[str | None, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -137,11 +140,14 @@ def load_knowledge(root: Path, manifest: dict, emb: list[dict], table: str) -> K
     if f"{table}.parquet" not in files:
         return Knowledge(table)
     rows = pq.read_table(verified_path(root, manifest, f"{table}.parquet")).to_pylist()
-    links = []
+    links, senses = [], {}
     if f"class_{table}.parquet" in files:
-        links = [(int(r["class_id"]), r[id_column], float(r["score"] or 0.0)) for r in
-                 pq.read_table(verified_path(root, manifest, f"class_{table}.parquet")
-                               ).to_pylist()]
+        link_rows = pq.read_table(verified_path(root, manifest, f"class_{table}.parquet")
+                                  ).to_pylist()
+        links = [(int(r["class_id"]), r[id_column], float(r["score"] or 0.0))
+                 for r in link_rows]
+        senses = {(int(r["class_id"]), r[id_column]): (r["synset"], r["description"])
+                  for r in link_rows if r.get("description") is not None}
     pooled = {r["item_id"]: r for r in emb if r["kind"] == row_kind}
     items = []
     for r in sorted(rows, key=lambda r: r[id_column]):  # sorted: a stable vocabulary order
@@ -149,7 +155,7 @@ def load_knowledge(root: Path, manifest: dict, emb: list[dict], table: str) -> K
         items.append(KnowledgeItem(r[id_column], e["text"] if e else r["text"], r["kind"],
                                    None if e is None else np.asarray(e["pooled"],
                                                                      dtype=np.float32)))
-    return Knowledge(table, items, links, present=True)
+    return Knowledge(table, items, links, present=True, class_senses=senses)
 
 
 def load_bundle(root: str | Path, encoder_id: str | None = None) -> Bundle:

@@ -81,3 +81,19 @@ def phrase_kind(phrase: str, pos: str = "n") -> str | None:
     synsets = wordnet().synsets(phrase.replace(" ", "_"), pos=pos)
     kinds = {wordnet_kind(s.name()) for s in synsets}
     return kinds.pop() if len(kinds) == 1 else None
+
+
+ACT_LEXNAMES = frozenset({"noun.act", "noun.event"})
+
+
+@cache
+def is_deverbal(word: str) -> bool:
+    """A noun that names an action: WordNet has it as a verb too, and one of its noun
+    senses is an act or event ("clap", "hug", "jump", "dive", "golf", "cartwheel",
+    "ride"). Used on the word that carries a class name (its first word or its root),
+    where such a noun is the action itself, not a thing in the video."""
+    wn = wordnet()
+    word = word.lower()
+    if not wn.synsets(word, pos="v"):
+        return False
+    return any(s.lexname() in ACT_LEXNAMES for s in wn.synsets(word, pos="n"))

@@ -17,8 +17,10 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
-from corpus.entities.kinds import MOTIONS
+from corpus.entities.kinds import ENTITY_KINDS, MOTIONS, is_deverbal, wordnet_kind
+from corpus.entities.lemmas import exact_lemma_synsets
 from corpus.entities.models import spacy_pipeline, wordnet
 from corpus.text import PERSON_WORDS
 
@@ -26,9 +28,9 @@ MAX_WORDS = 4
 NOUN_PREFIX = "the "
 MOTION_PREFIX = "they "
 
-# Nouns whose plural is the thing itself: lemmatising would change the meaning
-# ("glasses" -> "glass"). [ours] A short list, not WordNet lookups: WordNet lists
-# "arms" (weapons) too, and "arms" in a body-part reply are arms.
+# Nouns whose plural is the thing itself although WordNet spells them in the singular
+# ("trousers" is trouser.n.01): lemmatising would change the meaning. Plurals WordNet
+# lists as lemmas ("rings", "goggles") are found in WordNet (_keeps_plural).
 PLURALE_TANTUM = frozenset(
     "glasses sunglasses eyeglasses goggles binoculars scissors shears tongs pliers tweezers "
     "pants trousers shorts jeans leggings tights overalls pajamas pyjamas clothes briefs "
@@ -131,25 +133,32 @@ def _join(tokens: list, words: list[str]) -> str:
     return " ".join(text.split())
 
 
-def _noun_form(tokens: list) -> tuple[str, str]:
-    """(normal form, head lemma) of a noun phrase: only the head noun is lemmatised."""
+def _keeps_plural(surface: str, kind: str | None) -> bool:
+    """A plural WordNet lists as a lemma of its own, in a sense of the source's kind
+    (`rings` the gymnastic apparatus, `parallel bars`): lemmatising would lose that
+    sense. [ours] The kind guards against plurals WordNet lists for another sense:
+    `arms` among body parts are arms, not weaponry. A noun from a class name (no kind
+    yet) keeps its plural when that sense is a thing, place, person or body part."""
+    if surface in PLURALE_TANTUM:
+        return True
+    kinds = {wordnet_kind(s) for s in exact_lemma_synsets(surface)}
+    if kind in ENTITY_KINDS:
+        return kind in kinds
+    return kind != MOTIONS and bool(kinds - {None})
+
+
+def _noun_form(tokens: list, kind: str | None = None) -> tuple[str, str]:
+    """(normal form, head lemma) of a noun phrase: only the head noun is lemmatised, and
+    not when WordNet spells the phrase (or the head) with its plural."""
     nouns = [t for t in tokens if t.pos_ in ("NOUN", "PROPN")]
     roots = [t for t in nouns if t.head.i == t.i or t.head not in tokens]
     head = roots[0] if roots else (nouns[-1] if nouns else tokens[-1])
-    words = []
-    for t in tokens:
-        w = t.text.lower()
-        if t.i == head.i and w not in PLURALE_TANTUM and t.tag_ in ("NNS", "NNPS"):
-            w = t.lemma_.lower()
-        words.append(w)
-    return _join(tokens, words), _head_lemma(head)
-
-
-def _head_lemma(head) -> str:
-    text = head.text.lower()
-    if text in PLURALE_TANTUM or head.tag_ not in ("NNS", "NNPS"):
-        return text
-    return head.lemma_.lower()
+    surface = _join(tokens, [t.text.lower() for t in tokens])
+    plural = head.tag_ in ("NNS", "NNPS") and not (
+        _keeps_plural(surface, kind) or _keeps_plural(head.text.lower(), kind))
+    words = [t.lemma_.lower() if plural and t.i == head.i else t.text.lower()
+             for t in tokens]
+    return _join(tokens, words), (head.lemma_ if plural else head.text).lower()
 
 
 def _motion_form(tokens: list) -> tuple[str, str]:
@@ -170,7 +179,7 @@ def _finish(raw: str, kind: str | None, doc, skip: int) -> Normalised:
     alpha = [t.text.lower() for t in tokens if t.is_alpha]
     if len(alpha) >= 2 and sum(map(_is_known_word, alpha)) * 2 < len(alpha):
         return _reject(raw, kind, NOT_ENGLISH, len(tokens))
-    text, head = _motion_form(tokens) if kind == MOTIONS else _noun_form(tokens)
+    text, head = _motion_form(tokens) if kind == MOTIONS else _noun_form(tokens, kind)
     return Normalised(raw, kind, text, head, len(text.split()), None)
 
 
@@ -203,32 +212,64 @@ def normalise_unit(text: str, kind: str | None = None) -> str | None:
     return normalise_units([text], kind)[0].text
 
 
+def _plural_noun(tok) -> bool:
+    """A word the parser took for a verb that WordNet lists as a plural noun of its own
+    ("rings" in "still rings", "bars" in "parallel bars")."""
+    return tok.tag_ == "VBZ" and any(wordnet_kind(s) for s in exact_lemma_synsets(tok.text))
+
+
+def _is_action(tok, has_verb: bool) -> bool:
+    """A word of a class name that is the action: a verb, or a noun naming an action
+    at the start of the name (not one that modifies the next action word: "rock" in
+    "rock climbing") or as its root when the name has no verb ("swing" in "golf swing")."""
+    if tok.pos_ == "VERB":
+        return not _plural_noun(tok)
+    if not is_deverbal(tok.lemma_.lower()):
+        return False
+    doc = tok.doc
+    if tok.i == 0:
+        nxt = doc[1] if len(doc) > 1 else None
+        return nxt is None or not (nxt.pos_ == "VERB" or is_deverbal(nxt.lemma_.lower()))
+    return tok.dep_ == "ROOT" and not has_verb
+
+
 def class_name_units(labels: Sequence[str], batch_size: int = 256
                      ) -> list[list[tuple[str, str]]]:
     """Units in action names, as the entity route of Align before Adapt extracts them:
     for each label, (kind, raw phrase) pairs — its noun chunks (kind None: typed later
     by WordNet) and its verbs (motions). Bracketed qualifiers count ("punching person
-    (boxing)"); generic person words ("person", "man") are left out."""
+    (boxing)"); generic person words ("person", "man") are left out. A noun that carries
+    the class name (its first word or its root) and names an action (kinds.is_deverbal:
+    "clap", "golf", "cartwheel", "ride" in "ride horse") is the class's own verb, so a
+    motion, not an object. A name WordNet lists as one noun ("parallel bars") is that
+    thing, whatever the parser makes of it."""
     nlp = spacy_pipeline()
     out = []
     for doc in nlp.pipe((_fold(label).lower().replace("_", " ") for label in labels),
                         batch_size=batch_size):
         found: list[tuple[str | None, str]] = []
         in_chunks: set[int] = set()
+        if len(doc) > 1 and exact_lemma_synsets(doc.text):  # "parallel bars", "pommel horse"
+            out.append([(None, doc.text)])
+            continue
+
+        has_verb = any(t.pos_ == "VERB" and not _plural_noun(t) for t in doc)
+        is_action = partial(_is_action, has_verb=has_verb)
         for chunk in doc.noun_chunks:
             in_chunks.update(t.i for t in chunk)
             # a gerund inside a chunk ("punching person") is the action, not a modifier
-            found += [(MOTIONS, t.text) for t in chunk if t.pos_ == "VERB"]
-            words = [t for t in chunk if t.pos_ in ("NOUN", "PROPN", "ADJ")
-                     and t.text not in PERSON_WORDS]
+            found += [(MOTIONS, t.text) for t in chunk if is_action(t)]
+            words = [t for t in chunk if (t.pos_ in ("NOUN", "PROPN", "ADJ") or _plural_noun(t))
+                     and t.text not in PERSON_WORDS and not is_action(t)]
             if words and words[-1].pos_ in ("NOUN", "PROPN"):
                 found.append((None, " ".join(t.text for t in words)))
         for tok in doc:
             if tok.i in in_chunks:
                 continue
-            if tok.pos_ == "VERB":
+            if is_action(tok):
                 found.append((MOTIONS, tok.text))
-            elif tok.pos_ in ("NOUN", "PROPN") and tok.text not in PERSON_WORDS:
+            elif ((tok.pos_ in ("NOUN", "PROPN") or _plural_noun(tok))
+                  and tok.text not in PERSON_WORDS):
                 found.append((None, tok.text))  # a noun the parser left outside any chunk
         out.append(list(dict.fromkeys(found)))
     return out

@@ -9,11 +9,17 @@ speech, all given a context (the class name plus a description of the action):
   both embedded by all-MiniLM-L6-v2 (the paper's learned WSD model is not public;
   this sentence-embedding similarity stands in for it [ours]).
 - `combined` (the default): the embedding cosine plus a WordNet sense-frequency
-  prior (SemCor lemma counts) plus a small bonus for the sense whose kind
-  (kinds.py) is the kind the source gave. Weights in COMBINED_WEIGHTS, chosen on
-  the dev half of tests/data/wsd_eval.jsonl (docs/entities.md).
+  prior (SemCor lemma counts), a small bonus for the sense whose kind (kinds.py) is
+  the kind the source gave, and the domain prior (priors.py: person, body, equipment
+  and places up; chess, muscle anatomy, law, food, abstractions down unless the
+  context names them). Senses the domain prior penalises are not candidates of the
+  combined method when another sense is not penalised; when every sense is
+  penalised, "none fits" (no synset) is the answer. Weights in COMBINED_WEIGHTS,
+  chosen on the tuning half of tests/data/wsd_eval.jsonl (docs/entities.md).
 
 Every method returns the chosen synset, a confidence in [0, 1] and the runner-up.
+Phrases are looked up by their WordNet spelling (lemmas.py): the caller passes the
+compound WordNet lists (`baseball_glove`) or the phrase's head.
 """
 
 import math
@@ -25,13 +31,16 @@ from functools import cache
 import numpy as np
 
 from corpus.entities.kinds import wordnet_kind
+from corpus.entities.lemmas import wordnet_spelling
 from corpus.entities.models import sentence_encoder, wordnet
+from corpus.entities.priors import context_lexnames, domain_prior
 
 METHODS = ("lesk", "embedding", "combined")
 DEFAULT_METHOD = "combined"
 
 # combined score = cosine + prior * log P(sense | word) + kind * [sense kind == source kind]
-COMBINED_WEIGHTS = {"prior": 0.02, "kind": 0.10}
+#                  + domain * domain_prior(sense, context)
+COMBINED_WEIGHTS = {"prior": 0.12, "kind": 0.20, "domain": 0.10}
 # Softmax temperature that turns cosine-scale scores into a confidence.
 CONFIDENCE_TEMPERATURE = 0.05
 ENCODE_BATCH = 128
@@ -69,6 +78,7 @@ class SenseScores:
     cosine: np.ndarray  # (S,) MiniLM cosine(context, "lemmas: gloss")
     log_prior: np.ndarray  # (S,) log P(sense | word) from lemma counts, add-one smoothed
     kind_match: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (S,) 0/1
+    domain: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (S,) -1/0/+1
 
     def scores(self, method: str) -> np.ndarray:
         if method == "lesk":
@@ -79,12 +89,19 @@ class SenseScores:
             score = self.cosine + COMBINED_WEIGHTS["prior"] * self.log_prior
             if self.kind_match.size:
                 score = score + COMBINED_WEIGHTS["kind"] * self.kind_match
+            if self.domain.size:
+                score = score + COMBINED_WEIGHTS["domain"] * self.domain
+                # penalised senses compete only when every sense is penalised
+                score = np.where(self.domain < 0, -np.inf, score) if (
+                    self.domain >= 0).any() else score
             return score.astype(np.float64)
         raise ValueError(f"unknown WSD method {method!r}; choose from {METHODS}")
 
     def choose(self, method: str = DEFAULT_METHOD) -> SenseChoice:
         if not self.candidates:
             return SenseChoice(self.word, self.pos, method, None, 0.0, None, None)
+        if method == "combined" and self.domain.size and (self.domain < 0).all():
+            return SenseChoice(self.word, self.pos, method, None, 0.0, None, None)  # none fits
         scores = self.scores(method)
         order = [int(i) for i in np.argsort(-scores, kind="stable")]
         if method == "lesk":
@@ -93,7 +110,7 @@ class SenseScores:
             total = float(scores.sum())
             confidence = float(scores[best] / total) if total > 0 else 0.0
         else:
-            probs = _softmax(scores / CONFIDENCE_TEMPERATURE)
+            probs = _softmax(np.where(np.isinf(scores), -1e9, scores) / CONFIDENCE_TEMPERATURE)
             best, confidence = order[0], float(probs[order[0]])
         runner_up = self.candidates[order[1]] if len(order) > 1 else None
         name = self.candidates[best]
@@ -112,9 +129,11 @@ def context_tokens(context: str) -> list[str]:
 
 @cache
 def candidate_synsets(word: str, pos: str) -> tuple[str, ...]:
-    """The word's WordNet senses of one part of speech, in WordNet's order (NLTK
-    applies morphy: "rings" finds rings.n.01 and the senses of "ring")."""
-    return tuple(s.name() for s in wordnet().synsets(word.replace(" ", "_"), pos=pos))
+    """The word's WordNet senses of one part of speech, in WordNet's order, under the
+    first spelling WordNet knows (`sit up` -> `sit-up`; NLTK applies morphy: "rings"
+    finds rings.n.01 and the senses of "ring")."""
+    spelled = wordnet_spelling(word, pos) or word.replace(" ", "_")
+    return tuple(s.name() for s in wordnet().synsets(spelled, pos=pos))
 
 
 @cache
@@ -123,11 +142,16 @@ def gloss(synset_name: str) -> str:
 
 
 @cache
-def gloss_text(synset_name: str) -> str:
-    """What the embedding method compares the context with: "lemma names: gloss"."""
+def gloss_text(synset_name: str, word: str | None = None) -> str:
+    """What the embedding method compares the context with: "lemma names: gloss",
+    without the lemma names that contain the word being disambiguated [ours]: they
+    would match the word in the context whatever it means there ("horse, gymnastic
+    horse" drew a riding class to the gymnastic horse)."""
     synset = wordnet().synset(synset_name)
-    names = ", ".join(n.replace("_", " ") for n in synset.lemma_names())
-    return f"{names}: {synset.definition()}"
+    parts = set((word or "").lower().replace("-", "_").split("_")) - {""}
+    names = [n.replace("_", " ") for n in synset.lemma_names()
+             if parts.isdisjoint(n.lower().replace("-", "_").split("_"))]
+    return f"{', '.join(names)}: {synset.definition()}" if names else synset.definition()
 
 
 @cache
@@ -135,7 +159,8 @@ def log_prior(word: str, pos: str) -> tuple[float, ...]:
     """log P(sense | word) from WordNet's tagged-corpus lemma counts, add-one smoothed,
     so unseen senses keep a little mass and a word with no counts gets a flat prior."""
     wn = wordnet()
-    forms = {word.replace(" ", "_").lower(), *(wn._morphy(word.lower(), pos) or [])}
+    spelled = (wordnet_spelling(word, pos) or word.replace(" ", "_")).lower()
+    forms = {spelled, *(wn._morphy(spelled, pos) or [])}
     counts = []
     for name in candidate_synsets(word, pos):
         lemmas = wn.synset(name).lemmas()
@@ -177,31 +202,64 @@ def lesk_overlaps(context: Sequence[str], candidates: Sequence[str]) -> np.ndarr
                      for c in candidates], dtype=np.int64)
 
 
-def score_many(items: Sequence[tuple[str, str, str, str | None]]) -> list[SenseScores]:
+def context_parts(context: str) -> list[str]:
+    """A context "label: sentence. sentence." as the texts embedded one by one: the
+    label and each sentence, as TPP embedded them. [ours] Its vector is the mean of
+    theirs, so a class's sentences are embedded once for all its entities — in a build
+    they are already in the embedding cache from TPP (embedding every (entity, class)
+    context whole cost most of the entity stage)."""
+    label, _, rest = context.partition(": ")
+    if not rest.rstrip().endswith(".") and len(rest.split()) <= 4:
+        return [label.strip() or context]  # "label: entity": no sentence mentions it
+    return [p for p in [label.strip(), *(t.strip().rstrip(".") for t in rest.split(". "))] if p]
+
+
+def _context_vector(context: str) -> np.ndarray:
+    v = np.mean(_EMBEDDINGS.get(context_parts(context) or [context]), axis=0)
+    return v / max(float(np.linalg.norm(v)), 1e-12)
+
+
+def score_many(items: Sequence[tuple[str, str, str, str | None]],
+               all_senses: bool = False) -> list[SenseScores]:
     """Score every candidate sense of many (word, context, pos, source kind) at once:
-    glosses and contexts are embedded in batches."""
+    glosses and contexts are embedded in batches. The glosses of senses the domain
+    prior penalises are embedded only with `all_senses` (for the Lesk and embedding
+    baselines) or when every sense of the word is penalised: the combined method never
+    picks them otherwise, and skipping them halves the embedding work."""
     from nltk.wsd import lesk
 
     wn = wordnet()
     cands = [candidate_synsets(w, p) for w, _, p, _ in items]
-    _EMBEDDINGS.get([gloss_text(c) for cs in cands for c in cs]
-                    + [ctx for (_, ctx, _, _), cs in zip(items, cands, strict=True) if cs])
+    domains = []
+    for (_, context, _, kind), cs in zip(items, cands, strict=True):
+        token_set = frozenset(context_tokens(context))
+        lexnames = context_lexnames(token_set)
+        domains.append(np.array([domain_prior(c, token_set, lexnames, kind) for c in cs]))
+    embedded = [np.ones(len(cs), bool) if all_senses or not (d >= 0).any() else d >= 0
+                for cs, d in zip(cands, domains, strict=True)]
+    _EMBEDDINGS.get([gloss_text(c, w) for (w, *_), cs, e in zip(items, cands, embedded,
+                                                                strict=True)
+                     for c, keep in zip(cs, e, strict=True) if keep]
+                    + [p for (_, ctx, _, _), cs in zip(items, cands, strict=True) if cs
+                       for p in context_parts(ctx)])
     out = []
-    for (word, context, pos, kind), cs in zip(items, cands, strict=True):
+    for (word, context, pos, kind), cs, domain, keep in zip(items, cands, domains, embedded,
+                                                           strict=True):
         if not cs:
             empty = np.zeros(0)
-            out.append(SenseScores(word, pos, (), empty, None, empty, empty, empty))
+            out.append(SenseScores(word, pos, (), empty, None, empty, empty, empty, empty))
             continue
         tokens = context_tokens(context)
-        pick = lesk(tokens, word.replace(" ", "_"), pos, synsets=[wn.synset(c) for c in cs])
-        ctx_vec = _EMBEDDINGS.get([context])[0]
-        gloss_vecs = np.stack(_EMBEDDINGS.get([gloss_text(c) for c in cs]))
+        pick = lesk(tokens, cs[0].split(".")[0], pos, synsets=[wn.synset(c) for c in cs])
+        ctx_vec = _context_vector(context)
+        cosine = np.full(len(cs), -1.0)  # a sense not embedded is never the best match
+        kept = [c for c, k in zip(cs, keep, strict=True) if k]
+        cosine[keep] = np.stack(_EMBEDDINGS.get([gloss_text(c, word) for c in kept])) @ ctx_vec
         kind_match = np.array([float(kind is not None and wordnet_kind(c) == kind)
                                for c in cs])
         out.append(SenseScores(word, pos, cs, lesk_overlaps(tokens, cs),
                                pick.name() if pick is not None else cs[0],
-                               gloss_vecs @ ctx_vec, np.array(log_prior(word, pos)),
-                               kind_match))
+                               cosine, np.array(log_prior(word, pos)), kind_match, domain))
     return out
 
 

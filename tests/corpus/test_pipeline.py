@@ -181,6 +181,11 @@ def test_units_come_in_four_kinds_and_entities_carry_wordnet_senses(bundle):
         assert row.description == wn.synset(row.synset).definition()
         assert row.wsd_method and 0 <= row.wsd_confidence <= 1
     assert {"hand", "head"} <= set(entities.text)  # generic body parts are always there
+    assert entities.description.notna().all()  # every entity described, offline
+    assert set(entities.description_source) <= {"wordnet_gloss", "wordnet_compound",
+                                                 "composed", "curated"}
+    class_entities = pd.read_parquet(bundle / "class_entities.parquet")
+    assert class_entities.description.notna().all()
     sources = {s for ss in pd.read_parquet(bundle / "units.parquet").sources for s in ss}
     assert "curated/units" in sources
     emb = pd.read_parquet(bundle / "embeddings/open_clip-subtext-tiny-random-seed0.parquet")

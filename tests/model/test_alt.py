@@ -179,6 +179,10 @@ def test_entities_from_the_synthetic_bundle(bundle_dir):
     assert len(entities) > 0 and len(entities.ids) == len(entities)
     assert entities.class_mask.shape == (len(bundle.classes), len(entities))
     assert entities.class_mask.any(1).all()  # every synthetic class links to some entity
+    # each class's own sense and description of its entities (class_entities)
+    links = {(c, e) for c, e, _ in bundle.entities.class_links}
+    assert set(bundle.entities.class_senses) == links
+    assert all(description for _, description in bundle.entities.class_senses.values())
     head = create_head("alt", bundle.dim, bundle, frames=8, blocks=1)
     assert head.entities.shape == entities.pooled.shape
 

@@ -1,0 +1,128 @@
+"""Domain priors for senses in action context, from WordNet's own structure.
+
+Action videos show people, their bodies, what they hold and where they are. A sense
+gets +1 when it is in such a domain and -1 when it is in a domain the action
+vocabulary never touches — unless the class's own context names that domain ("chess"
+in "playing chess", an animal in "grooming horse", eating in "eating cake"). No word
+is listed: every rule reads a WordNet property of the sense (lexicographer file,
+hypernym closure, part holonyms, topic domain). The weight of the prior in the
+combined score is tuned in wsd.py. [ours]
+
+Favoured (+1):
+- a human body part: a noun.body sense that is part of the body (`body.n.01` among its
+  part holonyms, transitively) — hand, knee, eye; not the head of a muscle or of a bone;
+- a person (noun.person), an animal (people ride, pet, feed and walk them), sports
+  equipment, tools, clothing, instruments and vehicles people handle, a place people
+  act in (noun.location, or under structure/facility/area/geological formation);
+  when the source gave a kind, only senses of that kind are favoured.
+
+Penalised (-1) unless licensed by the context:
+- a topic domain the context does not name (knight.n.02 is in `chess`, cavalry.n.01
+  in `military`, a read/write head in `computer_science`); 0 when the context names
+  it, and for a sport's domain;
+- animal anatomy (a body part in noun.animal: stifle.n.01, the quadruped's knee),
+  licensed by an animal in the context;
+- the food sense of a thing (noun.food: "the flesh of a chicken"), licensed by an
+  eating word or a food in the context;
+- a person in a commercial role (under businessperson/capitalist: the poker dealer as
+  a trader), licensed by buying, selling or paying in the context;
+- abstract domains no video shows as a thing: groups, possession (commerce),
+  communication, cognition, attributes, states, quantities, time, relations, motives,
+  feelings, phenomena (physics), processes, events, shapes, and acts (a sport's name
+  where the thing or the place is meant) — except that an act is favoured for a noun
+  typed as a motion (a class's own action, "jump"), an act is not penalised for a
+  class-name noun of no kind yet ("cliff diving"), nor an event for a scene ("party").
+"""
+
+from collections.abc import Iterable
+from functools import cache
+
+from corpus.entities.kinds import ENTITY_KINDS, MOTIONS, SCENES, hypernym_closure, wordnet_kind
+from corpus.entities.models import wordnet
+
+ABSTRACT_LEXNAMES = frozenset(
+    "noun.group noun.possession noun.communication noun.cognition noun.attribute "
+    "noun.state noun.quantity noun.time noun.relation noun.motive noun.feeling "
+    "noun.phenomenon noun.process noun.event noun.shape noun.act".split())
+PLACE_ROOTS = ("structure.n.01", "facility.n.01", "area.n.05", "geological_formation.n.01",
+               "body_of_water.n.01", "way.n.06", "land.n.04")
+EQUIPMENT_ROOTS = ("sports_equipment.n.01", "implement.n.01", "clothing.n.01",
+                   "musical_instrument.n.01", "conveyance.n.03")
+LICENSED_TOPIC_ROOTS = ("sport.n.01", "athletics.n.01", "dancing.n.01")
+# People in their commercial role (a dealer as a trader): licensed by buying or selling.
+COMMERCE_ROOTS = ("businessperson.n.01", "capitalist.n.02")
+COMMERCE_LEXNAMES = frozenset({"verb.possession", "noun.possession"})
+# What licenses the food sense: a context word whose first sense is eating or drinking,
+# or a food ("eating watermelon", "cooking chicken").
+FOOD_LEXNAMES = frozenset({"verb.consumption", "noun.food"})
+
+
+@cache
+def _first_lexnames(word: str) -> frozenset[str]:
+    """Lexicographer files of a context word's first noun and first verb sense."""
+    wn = wordnet()
+    out = set()
+    for pos in ("n", "v"):
+        senses = wn.synsets(word, pos=pos)
+        if senses:
+            out.add(senses[0].lexname())
+    return frozenset(out)
+
+
+@cache
+def _part_of_body(synset_name: str) -> bool:
+    synset = wordnet().synset(synset_name)
+    holonyms = synset.closure(lambda s: s.part_holonyms())
+    return any(h.name() in ("body.n.01", "homo.n.02") for h in holonyms)
+
+
+@cache
+def _topic_words(synset_name: str) -> tuple[frozenset[str], bool]:
+    """(words naming the sense's topic domains, whether every domain is a licensed
+    one such as a sport)."""
+    synset = wordnet().synset(synset_name)
+    domains = synset.topic_domains()
+    words = {w for d in domains for lemma in d.lemma_names() for w in lemma.lower().split("_")}
+    licensed = all(not hypernym_closure(d.name()).isdisjoint(LICENSED_TOPIC_ROOTS)
+                   for d in domains)
+    return frozenset(words), licensed
+
+
+def context_lexnames(tokens: Iterable[str]) -> frozenset[str]:
+    return frozenset(x for t in tokens if len(t) > 2 for x in _first_lexnames(t))
+
+
+def domain_prior(synset_name: str, tokens: frozenset[str], lexnames: frozenset[str],
+                 kind: str | None = None) -> float:
+    """+1, 0 or -1 for a sense in a context (its word tokens and their lexnames). A
+    favoured sense gets +1 only when its kind is the kind the source gave (`kind`, when
+    that is an entity kind): "the top of something" is a place, not the head a
+    body-part source meant."""
+    synset = wordnet().synset(synset_name)
+    other_kind = kind in ENTITY_KINDS and wordnet_kind(synset_name) not in (kind, None)
+    favour = 0.0 if other_kind else 1.0
+    lexname = synset.lexname()
+    closure = hypernym_closure(synset_name)
+    topic_words, topic_licensed = _topic_words(synset_name)
+    if topic_words:
+        return 0.0 if topic_licensed or not tokens.isdisjoint(topic_words) else -1.0
+    if kind == MOTIONS and lexname == "noun.act":  # a class's own action ("jump")
+        return 1.0
+    if lexname == "noun.animal" and "body_part.n.01" in closure:
+        return 0.0 if "noun.animal" in lexnames else -1.0
+    if not closure.isdisjoint(COMMERCE_ROOTS):
+        return 0.0 if lexnames & COMMERCE_LEXNAMES else -1.0
+    if lexname == "noun.food":
+        return 0.0 if lexnames & FOOD_LEXNAMES else -1.0
+    if kind == SCENES and lexname == "noun.event":  # a party, a contest: where it happens
+        return 0.0
+    if kind is None and lexname == "noun.act":  # a class-name noun: the class's activity
+        return 0.0
+    if lexname in ABSTRACT_LEXNAMES:
+        return -1.0
+    if lexname == "noun.body":
+        return favour if _part_of_body(synset_name) else 0.0
+    if (lexname in ("noun.person", "noun.location", "noun.animal")
+            or not closure.isdisjoint(PLACE_ROOTS) or not closure.isdisjoint(EQUIPMENT_ROOTS)):
+        return favour
+    return 0.0
