@@ -61,8 +61,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "SUBTEXT_CACHE_DIR": f"{tmp}/cache", "PREFECT_HOME": f"{tmp}/pf"}
         out = f"{tmp}/bundle"
+        # embedded_llm: always, so the embedded model answers for every class (the default,
+        # fallback, starts no server for a dataset with curated text).
         build = ["corpus", "build", "--dataset", args.dataset, "--classes", str(args.classes),
-                 "--out", out]
+                 "--out", out, "--config", "data/configs/embedded-always.yaml"]
         cold_s, _ = _cli(*build, env=env)
         manifest = json.loads(Path(out, "manifest.json").read_text())
         usage = manifest["run"]["llm_usage"]["embedded"]

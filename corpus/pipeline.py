@@ -157,7 +157,8 @@ def build(plan: BuildPlan, stages: Stages | None = None) -> dict:
         made = manifest(
             cfg=cfg, class_list=plan.class_list, prompts=plan.prompts,
             unit_prompts=plan.unit_prompts, inputs=plan.inputs_sha256,
-            sources=sources.describe(), tpp=tpp, encoders=encoder_info,
+            sources=sources.describe(), embedded_llm=sources.embedded.describe(), tpp=tpp,
+            encoders=encoder_info,
             counts=counts(tables, cfg.n_subtexts), knowledge=knowledge,
             run={"llm_usage": usage,
                  "embedding_cache": {"hits": cache.hits, "misses": cache.misses},

@@ -44,11 +44,50 @@ class GeneratedClass:
 
 
 @dataclass(frozen=True)
+class EmbeddedUse:
+    """Which classes the embedded SmolLM2 is asked for, and why (config `embedded_llm`)."""
+
+    mode: str
+    class_ids: frozenset[int]
+    why: str
+    names: tuple[str, ...] = ()
+
+    def describe(self) -> dict:
+        return {"mode": self.mode, "n_classes": len(self.class_ids),
+                "classes": list(self.names), "why": self.why}
+
+
+def embedded_use(cfg: CorpusConfig, class_list: ClassList, own_text: list[Source]) -> EmbeddedUse:
+    """`fallback`: only the classes that no curated or imported source covers."""
+    if cfg.endpoints:
+        return EmbeddedUse(cfg.embedded_llm, frozenset(), "configured endpoints replace it")
+    if cfg.embedded_llm == "never":
+        return EmbeddedUse("never", frozenset(), "embedded_llm: never")
+    if cfg.embedded_llm == "always":
+        chosen = list(class_list.classes)
+        why = "embedded_llm: always asks it for every class"
+    else:
+        chosen = [a for a in class_list.classes if not any(s.covers(a) for s in own_text)]
+        why = ("fallback: no curated or imported text for these classes" if chosen else
+               "fallback: every class has curated or imported text, so no server was started")
+    return EmbeddedUse(cfg.embedded_llm, frozenset(a.class_id for a in chosen), why,
+                       tuple(a.name for a in chosen))
+
+
+@dataclass(frozen=True)
 class ClassSources:
     """Everything `generate_class` asks, built once per build and shared by every class."""
 
     subtexts: list[Source]
     units: list[UnitSource]
+    embedded: EmbeddedUse
+    embedded_sources: frozenset[str]  # ids of the sources the embedded model answers
+
+    def asks(self, source: Source | UnitSource, action: ActionClass) -> bool:
+        """Every source is asked for every class, except the embedded model outside the
+        classes `embedded_llm` gives it."""
+        return (source.id not in self.embedded_sources
+                or action.class_id in self.embedded.class_ids)
 
     @property
     def priority(self) -> dict[str, int]:
@@ -89,10 +128,13 @@ def make_sources(cfg: CorpusConfig, class_list: ClassList, clients: list[LLMClie
     for spec in cfg.imports:
         subtexts += import_sources(spec.format, Path(spec.path), class_list, cfg.n_subtexts,
                                    spec.priority, spec.label)[0]
+    embedded = embedded_use(cfg, class_list, subtexts)
+    # An embedded model given no class is no source of this bundle (and starts no server).
+    asked = [c for c in clients if not c.endpoint.embedded or embedded.class_ids]
     subtexts += [LLMSource(c, prompts, q, cfg.n_subtexts)
-                 for c in clients for q in prompts.questions]
+                 for c in asked for q in prompts.questions]
     unit_prompts = load_unit_prompts(cfg.unit_prompts)
-    units += [LLMUnitSource(c, unit_prompts, q) for c in clients for q in unit_prompts.questions]
+    units += [LLMUnitSource(c, unit_prompts, q) for c in asked for q in unit_prompts.questions]
     ids = [s.id for s in subtexts]
     repeated = sorted({i for i in ids if ids.count(i) > 1})
     if repeated:
@@ -100,8 +142,10 @@ def make_sources(cfg: CorpusConfig, class_list: ClassList, clients: list[LLMClie
     if not subtexts:
         raise ConfigError(
             f"no text source for {class_list.dataset}: no curated text, no imported set "
-            "matched a class, no endpoints, and embedded_llm is false")
-    return ClassSources(subtexts, units)
+            "matched a class, no endpoints, and embedded_llm is never")
+    on_embedded = frozenset(s.id for s in [*subtexts, *units] if isinstance(
+        s, LLMSource | LLMUnitSource) and s.client.endpoint.embedded)
+    return ClassSources(subtexts, units, embedded, on_embedded)
 
 
 def generate_class(action: ActionClass, sources: ClassSources) -> GeneratedClass:
@@ -109,6 +153,8 @@ def generate_class(action: ActionClass, sources: ClassSources) -> GeneratedClass
     recorded, never filled in."""
     out = GeneratedClass(action)
     for candidate_id, source in enumerate(sources.subtexts):
+        if not sources.asks(source, action):
+            continue
         try:
             out.candidates.append((candidate_id, source.candidate(action)))
         except LLMFatalError:
@@ -116,6 +162,8 @@ def generate_class(action: ActionClass, sources: ClassSources) -> GeneratedClass
         except SubtextError as err:
             out.failures.append(Failure(action.class_id, source.id, str(err), source.attempts))
     for unit_source in sources.units:
+        if not sources.asks(unit_source, action):
+            continue
         try:
             out.units.append(unit_source.units(action))
         except LLMFatalError:

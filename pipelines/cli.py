@@ -24,6 +24,11 @@ def _print_summary(summary: dict) -> None:
         chosen = summary["selected_by_source"].get(source, 0)
         print(f"  mean TPP {mean:8.3f}  selected {chosen:4d}  {source}")
     print(f"LLM calls: {summary['llm_calls']} made, {summary['llm_cache_hits']} from cache")
+    embedded = summary.get("embedded_llm")
+    if embedded:
+        names = ", ".join(embedded["classes"][:8]) + (" …" if embedded["n_classes"] > 8 else "")
+        print(f"embedded LLM: {embedded['n_classes']} class(es) ({embedded['why']})"
+              + (f": {names}" if names else ""))
     print(f"time: {summary['wall_s']:.1f} s")
 
 
