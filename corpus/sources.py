@@ -6,7 +6,10 @@ ASU and ALT (corpus/unit_sources.py). `generate_class` asks each of them once fo
 class; a source that fails is recorded as a failure, never filled in.
 """
 
+import atexit
 import contextlib
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,9 +20,9 @@ from corpus.config import CorpusConfig
 from corpus.curated import curated_sources, load_curated
 from corpus.errors import ConfigError, LLMFatalError, SubtextError
 from corpus.formats import import_sources
-from corpus.llm.client import LLMClient
+from corpus.llm.client import LLMClient, record_usage
 from corpus.paths import cache_dir
-from corpus.plan import use_curated
+from corpus.plan import BuildRequest, plan_build, use_curated
 from corpus.prompts import PromptSet
 from corpus.subtexts import Candidate, LLMSource, Source
 from corpus.unit_sources import CuratedUnitSource, LLMUnitSource, RawUnits, load_unit_prompts
@@ -41,6 +44,10 @@ class GeneratedClass:
     candidates: list[tuple[int, Candidate]] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     units: list[RawUnits] = field(default_factory=list)
+    # What asking the sources cost: LLM usage per endpoint name, and seconds of work
+    # (the orchestration overhead of a build is its wall time minus its tasks' work).
+    llm_usage: dict[str, dict[str, float]] = field(default_factory=dict)
+    work_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -146,6 +153,68 @@ def make_sources(cfg: CorpusConfig, class_list: ClassList, clients: list[LLMClie
     on_embedded = frozenset(s.id for s in [*subtexts, *units] if isinstance(
         s, LLMSource | LLMUnitSource) and s.client.endpoint.embedded)
     return ClassSources(subtexts, units, embedded, on_embedded)
+
+
+# -- the sources of a build, once per process -----------------------------------------------
+
+@dataclass(frozen=True)
+class SourcesKey:
+    """What a per-class task gets instead of the sources: small and hashable, so handing it
+    to a task costs the same for 51 or 700 classes, and enough for a worker in another
+    process (a Dask worker) to build the same sources once and check they are the same."""
+
+    request: BuildRequest
+    inputs_sha256: str
+
+
+_SOURCES: dict[SourcesKey, ClassSources] = {}
+_SOURCES_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def shared_sources(key: SourcesKey, sources: ClassSources) -> Iterator[None]:
+    """The build's own sources, found by `generate_for` in this process while it runs."""
+    with _SOURCES_LOCK:
+        _SOURCES[key] = sources
+    try:
+        yield
+    finally:
+        with _SOURCES_LOCK:
+            _SOURCES.pop(key, None)
+
+
+def sources_for(key: SourcesKey) -> ClassSources:
+    """The sources `key` names: the build's own in its process; in a worker process, built
+    once from the same request (and closed when the worker exits)."""
+    with _SOURCES_LOCK:
+        if key not in _SOURCES:
+            plan = plan_build(key.request)
+            if plan.inputs_sha256 != key.inputs_sha256:
+                raise SubtextError(
+                    f"a worker sees other inputs for {key.request.dataset} than the build "
+                    "(a config, class list or curated file differs on its machine)")
+            cache = KeyValueCache(cache_dir() / "llm.sqlite")
+            clients = [LLMClient(e, cache, cache_dir() / "logs")
+                       for e in plan.cfg.llm_endpoints()]
+            atexit.register(_close, clients, cache)
+            _SOURCES[key] = make_sources(plan.cfg, plan.class_list, clients, plan.prompts)
+        return _SOURCES[key]
+
+
+def _close(clients: list[LLMClient], cache: KeyValueCache) -> None:
+    for c in clients:
+        c.close()
+    cache.close()
+
+
+def generate_for(action: ActionClass, key: SourcesKey) -> GeneratedClass:
+    """The per-class task: `generate_class` with the sources `key` names."""
+    started = time.perf_counter()
+    with record_usage() as usage:
+        out = generate_class(action, sources_for(key))
+    out.llm_usage = usage
+    out.work_s = time.perf_counter() - started
+    return out
 
 
 def generate_class(action: ActionClass, sources: ClassSources) -> GeneratedClass:

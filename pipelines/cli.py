@@ -57,11 +57,14 @@ def cmd_build(args: argparse.Namespace) -> int:
         if args.plain:
             from corpus.pipeline import build
 
+            if args.task_runner != "thread":
+                raise SubtextError("--task-runner needs Prefect; drop --plain")
             result = build(plan)
         else:
             from pipelines.corpus_flow import run_flow
 
-            result = run_flow(request, sum(e.concurrency for e in plan.cfg.llm_endpoints()))
+            result = run_flow(request, sum(e.concurrency for e in plan.cfg.llm_endpoints()),
+                              args.task_runner)
     except ModuleNotFoundError as err:
         extra = "corpus" if args.plain else "corpus,pipelines"
         raise SubtextError(f"building a bundle needs {err.name!r}, which this environment "
@@ -136,6 +139,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     args.import_format, args.import_file = args.format, args.file
     args.clip = args.pretrained = None
     args.classes, args.force, args.config = None, True, None
+    args.task_runner = "thread"
     return cmd_build(args)
 
 
@@ -170,6 +174,9 @@ def _corpus_commands(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--force", action="store_true", help="rebuild even if up to date")
     b.add_argument("--plain", action="store_true",
                    help="run the stages in this process without Prefect (no UI, same bundle)")
+    b.add_argument("--task-runner", default="thread", metavar="thread|dask[=ADDRESS]",
+                   help="where the per-class tasks run: threads here (default), or Dask "
+                        "workers (a LocalCluster, or the scheduler at ADDRESS)")
     b.set_defaults(func=cmd_build)
 
     v = sub.add_parser("verify", help="check checksums, schema, counts and cross-references")
