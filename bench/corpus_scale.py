@@ -1,6 +1,6 @@
 """How a curated-only corpus build scales with the dataset, against the bare work it holds.
 
-    python -m bench.corpus_scale [--out bench/results/corpus_scale.json] [--skip-default]
+    python -m bench.corpus_scale [--out bench/results/corpus_scale.json] [--part NAME]
 
 All in one run, each measurement in a fresh process with fresh caches (wall time and the
 process tree's peak RSS, from the OS):
@@ -17,6 +17,7 @@ process tree's peak RSS, from the OS):
 """
 
 import argparse
+import fcntl
 import json
 import os
 import subprocess
@@ -42,8 +43,10 @@ def _measured(cmd: list[str], env: dict) -> dict:
     result = json.loads(done.stdout.strip().splitlines()[-1])
     if result["rc"] != 0:
         raise SystemExit(f"{' '.join(cmd)} exited {result['rc']}:\n{done.stderr[-3000:]}")
+    lines = done.stdout.strip().splitlines()
     return {"wall_s": round(result["wall_s"], 2),
-            "peak_rss_mib": round(result["peak_rss_mib"], 1)}
+            "peak_rss_mib": round(result["peak_rss_mib"], 1),
+            "_stdout_last": lines[-2] if len(lines) > 1 else ""}
 
 
 def bare_work(dataset: str) -> dict:
@@ -80,6 +83,7 @@ def build(tmp: Path, tag: str, dataset: str, classes: int | None, config: str | 
     cmd += ["--classes", str(classes)] if classes else []
     cmd += ["--config", config] if config else []
     result = _measured(cmd, env)
+    result.pop("_stdout_last")
     run = json.loads((out / "manifest.json").read_text())["run"]
     n = json.loads((out / "manifest.json").read_text())["dataset"]["n_classes"]
     work = sum(run["work_s"].values())
@@ -97,59 +101,81 @@ def build(tmp: Path, tag: str, dataset: str, classes: int | None, config: str | 
     return result
 
 
+def curated_only(tmp: Path) -> dict:
+    """The bound and the curated-only builds, with the ratios (one run)."""
+    results: dict = {}
+    env = {**os.environ, "SUBTEXT_CACHE_DIR": str(tmp / "cache-bound")}
+    probe = [sys.executable, "-m", "bench.corpus_scale", "--bare-work", "kinetics400"]
+    bound = _measured(probe, env)
+    bound |= json.loads(bound.pop("_stdout_last"))
+    results["bound_kinetics400"] = bound
+    print("bound", json.dumps(bound), flush=True)
+    runs = {"kinetics400": ("kinetics400", None), "hmdb51": ("hmdb51", None),
+            "kinetics400_first51": ("kinetics400", 51)}
+    for tag, (dataset, n) in runs.items():
+        r = build(tmp, tag, dataset, n, CURATED_ONLY)
+        r.pop("_rerun_cmd"), r.pop("_env")
+        results[f"curated_only_{tag}"] = r
+        print(tag, json.dumps(r), flush=True)
+    k400, hmdb = results["curated_only_kinetics400"], results["curated_only_hmdb51"]
+    first51 = results["curated_only_kinetics400_first51"]
+    results["ratios"] = {
+        "build_over_bound_kinetics400": round(k400["wall_s"] / bound["wall_s"], 2),
+        "generate_per_class_kinetics400_over_hmdb51": round(
+            k400["generate_s_per_class"] / hmdb["generate_s_per_class"], 2),
+        "generate_per_class_kinetics400_over_first51": round(
+            k400["generate_s_per_class"] / first51["generate_s_per_class"], 2),
+        "overhead_fraction_in_flow_kinetics400": k400["overhead_fraction_in_flow"],
+        "overhead_fraction_process_kinetics400": k400["overhead_fraction_process"],
+        "goals": {"build_over_bound": 3, "generate_per_class_ratio": 1.3,
+                  "overhead_fraction": 0.10},
+    }
+    return results
+
+
+def default_builds(tmp: Path) -> dict:
+    """`subtext corpus build` with the default config and fresh caches, then a rerun."""
+    results: dict = {}
+    for dataset in ("kinetics400", "hmdb51"):
+        r = build(tmp, f"default-{dataset}", dataset, None, None)
+        rerun = _measured(r.pop("_rerun_cmd"), r.pop("_env"))
+        rerun.pop("_stdout_last")
+        results[f"default_{dataset}"] = r | {"rerun": rerun}
+        print(dataset, json.dumps(results[f"default_{dataset}"]), flush=True)
+    results["default_goals"] = {"kinetics400_wall_s": 180, "kinetics400_peak_rss_mib": 1229,
+                                "hmdb51_wall_s": 60, "rerun_wall_s": 5}
+    return results
+
+
+PARTS = {"curated-only": curated_only, "default": default_builds}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=str(REPO / "bench/results/corpus_scale.json"))
-    ap.add_argument("--skip-default", action="store_true",
-                    help="leave out the default-config builds")
+    ap.add_argument("--part", choices=["all", *PARTS], default="all",
+                    help="one part only, merged into --out (two parts may run side by side)")
     ap.add_argument("--bare-work", default=None, help=argparse.SUPPRESS)  # the child's side
     args = ap.parse_args()
     if args.bare_work:
         print(json.dumps(bare_work(args.bare_work)))
         return
-    results: dict = {"cpu_count": os.cpu_count(), "load_average_1m_at_start":
-                     round(os.getloadavg()[0], 2)}
+    header = {"cpu_count": os.cpu_count(),
+              "load_average_1m_at_start": round(os.getloadavg()[0], 2)}
+    parts = PARTS if args.part == "all" else {args.part: PARTS[args.part]}
+    results: dict = {}
     with tempfile.TemporaryDirectory() as d:
-        tmp = Path(d)
-        env = {**os.environ, "SUBTEXT_CACHE_DIR": str(tmp / "cache-bound")}
-        probe = [sys.executable, "-m", "bench.corpus_scale", "--bare-work", "kinetics400"]
-        bound = _measured(probe, env)
-        bound |= json.loads(subprocess.run(probe, cwd=REPO, env=env, capture_output=True,
-                                           text=True, check=True).stdout.strip())
-        results["bound_kinetics400"] = bound
-        print(json.dumps(bound), flush=True)
-        runs = {"kinetics400": ("kinetics400", None), "hmdb51": ("hmdb51", None),
-                "kinetics400_first51": ("kinetics400", 51)}
-        for tag, (dataset, n) in runs.items():
-            r = build(tmp, tag, dataset, n, CURATED_ONLY)
-            r.pop("_rerun_cmd"), r.pop("_env")
-            results[f"curated_only_{tag}"] = r
-            print(tag, json.dumps(r), flush=True)
-        k400, hmdb = results["curated_only_kinetics400"], results["curated_only_hmdb51"]
-        results["ratios"] = {
-            "build_over_bound_kinetics400": round(k400["wall_s"] / bound["wall_s"], 2),
-            "generate_per_class_kinetics400_over_hmdb51": round(
-                k400["generate_s_per_class"] / hmdb["generate_s_per_class"], 2),
-            "generate_per_class_kinetics400_over_first51": round(
-                k400["generate_s_per_class"]
-                / results["curated_only_kinetics400_first51"]["generate_s_per_class"], 2),
-            "overhead_fraction_in_flow_kinetics400": k400["overhead_fraction_in_flow"],
-            "overhead_fraction_process_kinetics400": k400["overhead_fraction_process"],
-            "goals": {"build_over_bound": 3, "generate_per_class_ratio": 1.3,
-                      "overhead_fraction": 0.10},
-        }
-        if not args.skip_default:
-            for dataset in ("kinetics400", "hmdb51"):
-                r = build(tmp, f"default-{dataset}", dataset, None, None)
-                rerun = _measured(r.pop("_rerun_cmd"), r.pop("_env"))
-                results[f"default_{dataset}"] = r | {"rerun": rerun}
-                print(dataset, json.dumps(results[f"default_{dataset}"]), flush=True)
-            results["default_goals"] = {"kinetics400_wall_s": 180, "kinetics400_peak_rss_mib":
-                                        1229, "hmdb51_wall_s": 60, "rerun_wall_s": 5}
-    results["load_average_1m_at_end"] = round(os.getloadavg()[0], 2)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results["ratios"], indent=2))
+        for name, run in parts.items():
+            results[name] = {**header, **run(Path(d)),
+                             "load_average_1m_at_end": round(os.getloadavg()[0], 2)}
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.with_suffix(".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        merged = json.loads(out.read_text()) if out.is_file() and args.part != "all" else {}
+        out.write_text(json.dumps(merged | results, indent=2) + "\n")
+    out.with_suffix(".lock").unlink(missing_ok=True)
+    print(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":
