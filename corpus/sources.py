@@ -87,8 +87,8 @@ class ClassSources:
 
     subtexts: list[Source]
     units: list[UnitSource]
-    embedded: EmbeddedUse
-    embedded_sources: frozenset[str]  # ids of the sources the embedded model answers
+    embedded: EmbeddedUse = EmbeddedUse("never", frozenset(), "no embedded model")
+    embedded_sources: frozenset[str] = frozenset()  # ids of the sources it answers
 
     def asks(self, source: Source | UnitSource, action: ActionClass) -> bool:
         """Every source is asked for every class, except the embedded model outside the
