@@ -96,7 +96,7 @@ def bench_decoding(dataset: str, n_classes: int, threads: tuple[int, ...]) -> di
             by_variant = {}
             with EmbeddedServer(Path(d) / "llama.log", n_threads=n_threads) as server:
                 client = openai.OpenAI(base_url=server.base_url, api_key="x", max_retries=0,
-                                       timeout=300)
+                                       timeout=1800)
                 for name, fmt in variants.items():
                     tokens, seconds, valid = 0, 0.0, 0
                     for label in labels:
