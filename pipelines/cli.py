@@ -248,19 +248,23 @@ def _eval_commands(sub: argparse._SubParsersAction) -> None:
     z.set_defaults(func=cmd_eval_zeroshot)
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="subtext", description=__doc__.split("\n")[0])
     groups = top.add_subparsers(dest="group", required=True)
     corpus = groups.add_parser("corpus", help="build and inspect text-knowledge bundles")
     _corpus_commands(corpus.add_subparsers(dest="command", required=True))
     evaluation = groups.add_parser("eval", help="assess text on video features (the learner)")
-    _eval_commands(evaluation.add_subparsers(dest="command", required=True))
+    eval_commands = evaluation.add_subparsers(dest="command", required=True)
+    # The learner's options import torch (seconds and ~1 GB): only for `subtext eval …`,
+    # so a corpus command, an up-to-date check above all, stays light.
+    if (sys.argv[1:] if argv is None else argv)[:1] == ["eval"]:
+        _eval_commands(eval_commands)
     return top
 
 
 def main(argv: list[str] | None = None) -> int:
     configure_prefect_defaults()
-    args = parser().parse_args(argv)
+    args = parser(argv).parse_args(argv)
     if getattr(args, "clip", None) and args.command == "build" and not args.pretrained:
         print("error: --clip needs --pretrained (a tag, a path, or 'random')", file=sys.stderr)
         return 2
