@@ -18,6 +18,7 @@ OUT ?=
 CONFIG ?=
 CLIP ?=
 PRETRAINED ?=
+TASK_RUNNER ?=
 
 .PHONY: compare train learner-only setup corpus verify test test-fast lint bench clean-venv ui ui-stop
 
@@ -33,7 +34,8 @@ corpus: $(SETUP)
 	$(BIN)/subtext corpus build --dataset $(DATASET) \
 	  $(if $(CLASSES),--classes $(CLASSES)) $(if $(OUT),--out $(OUT)) \
 	  $(if $(CONFIG),--config $(CONFIG)) \
-	  $(if $(CLIP),--clip $(CLIP) --pretrained $(PRETRAINED))
+	  $(if $(CLIP),--clip $(CLIP) --pretrained $(PRETRAINED)) \
+	  $(if $(TASK_RUNNER),--task-runner $(TASK_RUNNER))
 
 verify: $(SETUP)
 	$(BIN)/subtext corpus verify $(or $(OUT),artifacts/corpora/$(DATASET))

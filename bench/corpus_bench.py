@@ -1,6 +1,11 @@
 """Corpus pipeline benchmarks, as ratios against baselines measured in the same process.
 
     python -m bench.corpus_bench [--classes N] [--dataset hmdb51] [--out bench/results/corpus.json]
+    python -m bench.corpus_bench --only decoding [--decode-classes 8]
+
+- Embedded decoding: the same prompts to the real llama.cpp server, unconstrained and
+  under each way of constraining the reply; decode rate (completion tokens / s) of each
+  over the unconstrained one (goal >= 0.8), and the share of replies that validate.
 
 - LLM utilisation: embedded server busy time / generation stage wall time (goal >= 0.9).
 - Embedding path throughput / bare encoder throughput, same texts and batch (goal >= 0.9).
@@ -51,18 +56,106 @@ def bench_embedding(texts: list[str], batch_size: int) -> dict:
             "cached_texts_per_s": round(cached, 1)}
 
 
+# How the reply is constrained: the response_format sent (None: unconstrained).
+def _decode_variants(n: int) -> dict:
+    from corpus.subtexts import subtext_schema
+
+    plain_items = {"type": "object", "required": ["subtexts"], "properties": {
+        "subtexts": {"type": "array", "items": {"type": "string"}, "minItems": n,
+                     "maxItems": n}}}
+    return {
+        "unconstrained": None,
+        "schema_with_pattern (the build's)": {"type": "json_object",
+                                              "schema": subtext_schema(n)},
+        "schema_without_pattern": {"type": "json_object", "schema": plain_items},
+        "json_object_no_schema": {"type": "json_object"},
+    }
+
+
+def bench_decoding(dataset: str, n_classes: int, threads: tuple[int, ...]) -> dict:
+    """Constrained vs unconstrained decode rate on the same prompts, real server."""
+    import openai
+
+    from corpus.classes import load_class_list
+    from corpus.config import load_config
+    from corpus.errors import ReplyInvalid
+    from corpus.llm.client import parse_json_reply
+    from corpus.llm.embedded import EmbeddedServer
+    from corpus.prompts import load_prompt_set
+    from corpus.subtexts import parse_subtext_reply
+
+    cfg = load_config()
+    prompts = load_prompt_set(cfg.prompts)
+    question = prompts.questions[0]
+    labels = [c.label for c in load_class_list(dataset).classes[:n_classes]]
+    variants = _decode_variants(cfg.n_subtexts)
+    out: dict = {"dataset": dataset, "classes": n_classes, "prompt": question.id,
+                 "max_tokens": 200, "temperature": 0.0, "by_threads": {}}
+    with tempfile.TemporaryDirectory() as d:
+        for n_threads in threads:
+            by_variant = {}
+            with EmbeddedServer(Path(d) / "llama.log", n_threads=n_threads) as server:
+                client = openai.OpenAI(base_url=server.base_url, api_key="x", max_retries=0,
+                                       timeout=1800)
+                for name, fmt in variants.items():
+                    tokens, seconds, valid = 0, 0.0, 0
+                    for label in labels:
+                        params = {"model": "m", "max_tokens": 200, "temperature": 0.0,
+                                  "seed": 0,
+                                  "messages": prompts.messages(question, label, cfg.n_subtexts)}
+                        if fmt is not None:
+                            params["response_format"] = fmt
+                        started = time.perf_counter()
+                        reply = client.chat.completions.create(**params)
+                        seconds += time.perf_counter() - started
+                        tokens += reply.usage.completion_tokens
+                        try:
+                            parse_subtext_reply(parse_json_reply(reply.choices[0].message.content),
+                                                cfg.n_subtexts, prompts.example_subtexts)
+                            valid += 1
+                        except ReplyInvalid:
+                            pass
+                    by_variant[name] = {"completion_tokens": tokens,
+                                        "seconds": round(seconds, 2),
+                                        "tokens_per_s": round(tokens / seconds, 1),
+                                        "valid_share": round(valid / len(labels), 3)}
+            base = by_variant["unconstrained"]["tokens_per_s"]
+            for v in by_variant.values():
+                v["rate_over_unconstrained"] = round(v["tokens_per_s"] / base, 3)
+            out["by_threads"][str(n_threads)] = by_variant
+    out["note"] = ("seconds are request wall time (prompt processing included, same prompts "
+                   "for every variant); llama-cpp-python applies the grammar to the whole "
+                   "vocabulary before greedy sampling, so its cost per token does not shrink "
+                   "with a simpler schema as much as with fewer grammar states")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--dataset", default="hmdb51")
     ap.add_argument("--classes", type=int, default=51)
     ap.add_argument("--out", default=str(REPO / "bench/results/corpus.json"))
+    ap.add_argument("--only", choices=["decoding"], default=None,
+                    help="run only this part and update its key in --out")
+    ap.add_argument("--decode-classes", type=int, default=8)
+    ap.add_argument("--decode-threads", type=int, nargs="+", default=[2, 1])
     args = ap.parse_args()
+    if args.only == "decoding":
+        path = Path(args.out)
+        results = json.loads(path.read_text()) if path.is_file() else {}
+        results["decoding"] = bench_decoding(args.dataset, args.decode_classes,
+                                             tuple(args.decode_threads))
+        path.write_text(json.dumps(results, indent=2) + "\n")
+        print(json.dumps(results["decoding"], indent=2))
+        return
     results: dict = {"dataset": args.dataset, "classes": args.classes, "cpu_count": os.cpu_count()}
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "SUBTEXT_CACHE_DIR": f"{tmp}/cache", "PREFECT_HOME": f"{tmp}/pf"}
         out = f"{tmp}/bundle"
+        # embedded_llm: always, so the embedded model answers for every class (the default,
+        # fallback, starts no server for a dataset with curated text).
         build = ["corpus", "build", "--dataset", args.dataset, "--classes", str(args.classes),
-                 "--out", out]
+                 "--out", out, "--config", "data/configs/embedded-always.yaml"]
         cold_s, _ = _cli(*build, env=env)
         manifest = json.loads(Path(out, "manifest.json").read_text())
         usage = manifest["run"]["llm_usage"]["embedded"]
@@ -89,6 +182,7 @@ def main() -> None:
 
         texts = sorted(set(pq.read_table(f"{out}/subtexts.parquet").column("text").to_pylist()))
     results["embedding"] = bench_embedding(texts, batch_size=64)
+    results["decoding"] = bench_decoding(args.dataset, 8, (2, 1))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))

@@ -2,6 +2,10 @@
 
     python -m bench.curated_vs_llm artifacts/corpora/hmdb51 [more bundles…]
 
+The bundles must hold both kinds of set: build them with
+`--config data/configs/embedded-always.yaml` (the default, `embedded_llm: fallback`,
+asks the embedded model nothing for a class with curated text).
+
 Per bundle: mean TPP and the per-class TPP distribution of each source kind, how often
 plain TPP would select each kind, how often the configured tiers did, and the share of
 embedded-LLM sets rejected as degenerate, and side-by-side examples (the selected

@@ -14,6 +14,8 @@ from corpus.errors import ConfigError
 from corpus.paths import data_dir
 
 EMBEDDED = "embedded"
+EmbeddedLLM = Literal["fallback", "always", "never"]
+EMBEDDED_LLM_MODES = EmbeddedLLM.__args__
 
 
 ENV_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -173,9 +175,10 @@ class CorpusConfig(_Strict):
     curated_priority: int = Field(0, ge=0)
     imports: list[ImportSpec] = Field(default_factory=list)
     endpoints: list[Endpoint] = Field(default_factory=list)
-    # With no endpoints configured, run the embedded SmolLM2 server (false: no LLM
-    # source at all, e.g. curated text only).
-    embedded_llm: bool = True
+    # With no endpoints configured, where the embedded SmolLM2 server runs: `fallback`
+    # only for classes no curated or imported source covers (a curated dataset starts no
+    # server), `always` for every class (for comparisons), `never` not at all.
+    embedded_llm: EmbeddedLLM = "fallback"
     tpp: TPPConfig = Field(default_factory=TPPConfig)
     encoders: list[ClipEncoder] = Field(default_factory=list)
     embed_batch_size: int = Field(64, ge=1)
@@ -195,6 +198,15 @@ class CorpusConfig(_Strict):
             raise ValueError(f"class_template {v!r} must contain exactly one '{{}}'")
         return v
 
+    @field_validator("embedded_llm", mode="before")
+    @classmethod
+    def _no_bool(cls, v: object) -> object:
+        if isinstance(v, bool):
+            raise ValueError(f"{str(v).lower()} is no longer accepted; use one of "
+                             f"{', '.join(EMBEDDED_LLM_MODES)} (false is now never, "
+                             "true is now always)")
+        return v
+
     @field_validator("endpoints")
     @classmethod
     def _unique_names(cls, v: list[Endpoint]) -> list[Endpoint]:
@@ -208,7 +220,7 @@ class CorpusConfig(_Strict):
         """The configured endpoints, or the embedded model when none is configured."""
         if self.endpoints:
             return self.endpoints
-        return [embedded_endpoint()] if self.embedded_llm else []
+        return [] if self.embedded_llm == "never" else [embedded_endpoint()]
 
 
 def default_config_path() -> Path:
@@ -253,5 +265,5 @@ def resolve_config(path: str | Path | None, clip: str | None = None,
                 raise ConfigError(f"--n {import_n}: a bundle's sets have 2 to 8 sub-texts")
             cfg = cfg.model_copy(update={"n_subtexts": import_n})
         cfg = cfg.model_copy(update={"imports": [spec], "curated": "never",
-                                     "endpoints": [], "embedded_llm": False})
+                                     "endpoints": [], "embedded_llm": "never"})
     return cfg

@@ -136,6 +136,10 @@ class CuratedSource:
     def id(self) -> str:
         return f"curated/{self.perspective}"
 
+    def covers(self, action: ActionClass) -> bool:
+        entry = self.curated.classes.get(action.name)
+        return entry is not None and self.perspective in entry.candidates
+
     def candidate(self, action: ActionClass) -> Candidate:
         entry = self.curated.lookup(action.name)
         if entry is None or self.perspective not in entry.candidates:

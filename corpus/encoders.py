@@ -235,7 +235,9 @@ class EmbeddingCache:
         self.hits += len(result)
         if progress and result:
             progress(len(result))
-        todo = [t for t in wanted if t not in result]
+        # Shortest first: a batch pads every text to its longest, and WordNet glosses,
+        # WSD contexts and short units mixed in one batch cost several times the work.
+        todo = sorted((t for t in wanted if t not in result), key=len)
         self.misses += len(todo)
         for start in range(0, len(todo), batch_size):
             batch = todo[start : start + batch_size]

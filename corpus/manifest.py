@@ -50,7 +50,7 @@ def display_path(path: Path) -> str:
 def manifest(*, cfg: CorpusConfig, class_list: ClassList, prompts: PromptSet,
              unit_prompts: UnitPrompts, inputs: str, sources: list[dict], tpp: dict,
              encoders: list[dict], counts: dict, run: dict,
-             knowledge: dict | None = None) -> dict:
+             knowledge: dict | None = None, embedded_llm: dict | None = None) -> dict:
     return {
         "format": contract.FORMAT,
         "schema_version": contract.SCHEMA_VERSION,
@@ -65,6 +65,7 @@ def manifest(*, cfg: CorpusConfig, class_list: ClassList, prompts: PromptSet,
         "n_subtexts": cfg.n_subtexts,
         "config": cfg.model_dump(mode="json"),
         "sources": sources,
+        "embedded_llm": embedded_llm,
         "prompts": prompts.describe(),
         "unit_prompts": unit_prompts.describe(),
         "knowledge": knowledge or {},
@@ -93,6 +94,7 @@ def summary(out: Path, manifest: dict, up_to_date: bool = False) -> dict:
         "tpp_encoder": manifest["tpp"]["encoder"],
         "llm_calls": sum(u["requests"] for u in usage.values()),
         "llm_cache_hits": sum(u["cache_hits"] for u in usage.values()),
+        "embedded_llm": manifest.get("embedded_llm"),
         "wall_s": 0.0 if up_to_date else manifest["run"]["wall_s"],
     }
 

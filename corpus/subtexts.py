@@ -42,6 +42,10 @@ class Source(Protocol):
 
     def candidate(self, action: ActionClass) -> Candidate: ...
 
+    def covers(self, action: ActionClass) -> bool:
+        """Whether the source has text of its own for the class (an LLM can always be asked;
+        a file only for the classes it lists)."""
+
     def describe(self) -> dict: ...
 
 
@@ -132,6 +136,9 @@ class LLMSource:
     @property
     def priority(self) -> int:
         return self.client.endpoint.priority
+
+    def covers(self, action: ActionClass) -> bool:
+        return True
 
     def candidate(self, action: ActionClass) -> Candidate:
         reply = self.client.complete_json(

@@ -34,6 +34,11 @@ def _print_summary(summary: dict) -> None:
         chosen = summary["selected_by_source"].get(source, 0)
         say(f"  mean TPP {mean:8.3f}  selected {chosen:4d}  {source}")
     say(f"LLM calls: {summary['llm_calls']} made, {summary['llm_cache_hits']} from cache")
+    embedded = summary.get("embedded_llm")
+    if embedded:
+        names = ", ".join(embedded["classes"][:8]) + (" …" if embedded["n_classes"] > 8 else "")
+        say(f"embedded LLM: {embedded['n_classes']} class(es) ({embedded['why']})"
+              + (f": {names}" if names else ""))
     say(f"time: {summary['wall_s']:.1f} s")
 
 
@@ -80,11 +85,14 @@ def cmd_build(args: argparse.Namespace) -> int:
         if args.plain:
             from corpus.pipeline import build
 
+            if args.task_runner != "thread":
+                raise SubtextError("--task-runner needs Prefect; drop --plain")
             result = build(plan)
         else:
             from pipelines.corpus_flow import run_flow
 
-            result = run_flow(request, sum(e.concurrency for e in plan.cfg.llm_endpoints()))
+            result = run_flow(request, sum(e.concurrency for e in plan.cfg.llm_endpoints()),
+                              args.task_runner)
     except ModuleNotFoundError as err:
         extra = "corpus" if args.plain else "corpus,pipelines"
         raise SubtextError(f"building a bundle needs {err.name!r}, which this environment "
@@ -164,6 +172,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     args.import_format, args.import_file, args.import_n = report.format, args.file, args.n
     args.clip = args.pretrained = None
     args.classes, args.force, args.config, args.retry_failed = None, True, None, True
+    args.task_runner = "thread"
     return cmd_build(args)
 
 
@@ -239,6 +248,9 @@ def _corpus_commands(sub: argparse._SubParsersAction) -> None:
                         "(unreachable endpoint, timeout, 5xx, 429); default on")
     b.add_argument("--plain", action="store_true",
                    help="run the stages in this process without Prefect (no UI, same bundle)")
+    b.add_argument("--task-runner", default="thread", metavar="thread|dask[=ADDRESS]",
+                   help="where the per-class tasks run: threads here (default), or Dask "
+                        "workers (a LocalCluster, or the scheduler at ADDRESS)")
     b.set_defaults(func=cmd_build)
 
     v = sub.add_parser("verify", help="check checksums, schema, counts and cross-references")
@@ -334,19 +346,23 @@ def _eval_commands(sub: argparse._SubParsersAction) -> None:
     z.set_defaults(func=cmd_eval_zeroshot)
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="subtext", description=__doc__.split("\n")[0])
     groups = top.add_subparsers(dest="group", required=True)
     corpus = groups.add_parser("corpus", help="build and inspect text-knowledge bundles")
     _corpus_commands(corpus.add_subparsers(dest="command", required=True))
     evaluation = groups.add_parser("eval", help="assess text on video features (the learner)")
-    _eval_commands(evaluation.add_subparsers(dest="command", required=True))
+    eval_commands = evaluation.add_subparsers(dest="command", required=True)
+    # The learner's options import torch (seconds and ~1 GB): only for `subtext eval …`,
+    # so a corpus command, an up-to-date check above all, stays light.
+    if (sys.argv[1:] if argv is None else argv)[:1] == ["eval"]:
+        _eval_commands(eval_commands)
     return top
 
 
 def main(argv: list[str] | None = None) -> int:
     configure_prefect_defaults()
-    args = parser().parse_args(argv)
+    args = parser(argv).parse_args(argv)
     if getattr(args, "clip", None) and args.command == "build" and not args.pretrained:
         say("error: --clip needs --pretrained (a tag, a path, or 'random')", err=True)
         return 2

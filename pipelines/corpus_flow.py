@@ -73,12 +73,14 @@ class PrefectStages:
         # to record task inputs (which costs time proportional to their size).
         return task(fn, name=name, cache_policy=NO_CACHE)(*(quote(a) for a in args))
 
-    def per_class(self, fn, items, shared, workers):
+    def per_class(self, fn, items, key, workers):
         # The LLM client retries transport faults and invalid replies itself; a task retry
         # covers the rest (a full disk, a cache locked by a crashed run's leftovers).
+        # Each task gets one small class and the build's key (corpus.sources.SourcesKey),
+        # never the dataset-sized sources: its cost does not grow with the dataset.
         generate = task(fn, name="generate-subtexts", cache_policy=NO_CACHE, retries=2,
                         retry_delay_seconds=2, task_run_name="generate-{action.name}")
-        futures = generate.map(items, unmapped(quote(shared)))
+        futures = generate.map(items, unmapped(key))
         for fut in as_completed(futures):
             yield fut.result()
 
@@ -126,10 +128,44 @@ def build_corpus(dataset: str, out: str | None = None, classes: int | None = Non
     return pipeline.build(plan, stages)
 
 
-def run_flow(request: BuildRequest, workers: int) -> dict:
+def _threads(workers: int, address: str | None) -> ThreadPoolTaskRunner:
+    if address:
+        raise SubtextError("--task-runner thread takes no address")
+    return ThreadPoolTaskRunner(max_workers=max(1, workers))
+
+
+def _dask(workers: int, address: str | None):
+    """prefect-dask's runner: the per-class tasks on the cluster at `address`, or on a
+    LocalCluster of worker processes. The whole-dataset stages and the bundle's one writer
+    stay in the flow's process (docs/scale-out.md)."""
+    try:
+        from prefect_dask import DaskTaskRunner
+    except ModuleNotFoundError:
+        raise SubtextError("--task-runner dask needs prefect-dask: pip install "
+                           "'subtext[dask]'") from None
+    if address:
+        return DaskTaskRunner(address=address)
+    return DaskTaskRunner(cluster_kwargs={"processes": True, "threads_per_worker": 1,
+                                          "dashboard_address": None})
+
+
+# `--task-runner NAME[=ADDRESS]`: how the per-class tasks run.
+TASK_RUNNERS: dict[str, Callable[[int, str | None], Any]] = {"thread": _threads, "dask": _dask}
+
+
+def task_runner(spec: str, workers: int):
+    """A runner from `--task-runner` (`thread`, `dask`, `dask=tcp://host:8786`)."""
+    name, _, address = spec.partition("=")
+    if name not in TASK_RUNNERS:
+        raise SubtextError(f"--task-runner {spec}: unknown runner {name!r}; choose one of "
+                           f"{', '.join(TASK_RUNNERS)} (dask takes =ADDRESS)")
+    return TASK_RUNNERS[name](workers, address or None)
+
+
+def run_flow(request: BuildRequest, workers: int, runner: str = "thread") -> dict:
     """The flow with as many generation workers as the endpoints can serve at once, so
     classes finish (and the progress bar moves) one after another, not all at the end."""
     quiet_user_errors_on_console()
     escape_controls_in_logs()
-    runner = ThreadPoolTaskRunner(max_workers=max(1, workers))
-    return build_corpus.with_options(task_runner=runner)(**vars(request))
+    chosen = task_runner(runner, workers)
+    return build_corpus.with_options(task_runner=chosen)(**vars(request))

@@ -179,6 +179,9 @@ class ImportSource:
     def id(self) -> str:
         return f"import:{self.imported.format}/{self.imported.label}/{self.index}"
 
+    def covers(self, action: ActionClass) -> bool:
+        return self.index < len(self.imported.sets.get(action.name, ()))
+
     def candidate(self, action: ActionClass) -> Candidate:
         sets = self.imported.sets.get(action.name, ())
         if self.index >= len(sets):

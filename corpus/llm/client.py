@@ -8,11 +8,12 @@ validation are re-asked with a new seed up to `attempts`. A class that still fai
 is reported as failed with the reason, never filled in.
 """
 
+import contextlib
 import json
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -62,6 +63,21 @@ class Usage:
         with self.lock:
             for k, v in deltas.items():
                 setattr(self, k, getattr(self, k) + v)
+
+
+_recording = threading.local()
+
+
+@contextlib.contextmanager
+def record_usage() -> Iterator[dict[str, dict[str, float]]]:
+    """The usage of the requests this thread makes inside the block, per endpoint name: a
+    per-class task returns it with its result, so the counts add up also when the tasks
+    ran in other processes (a Dask worker's clients are its own)."""
+    _recording.usage = {}
+    try:
+        yield _recording.usage
+    finally:
+        _recording.usage = None
 
 
 @dataclass(frozen=True)
@@ -141,6 +157,14 @@ class LLMClient:
         self.close()
 
     # -- requests -------------------------------------------------------------------
+    def _count(self, **deltas: float) -> None:
+        self.usage.add(**deltas)
+        recorded = getattr(_recording, "usage", None)
+        if recorded is not None:
+            mine = recorded.setdefault(self.endpoint.name, {})
+            for k, v in deltas.items():
+                mine[k] = mine.get(k, 0) + v
+
     def _scrub(self, text: str) -> str:
         return text.replace(self._secret, "***") if len(self._secret) >= 4 else text
 
@@ -149,14 +173,14 @@ class LLMClient:
         last = ""
         for attempt in range(self.endpoint.retries + 1):
             if attempt:
-                self.usage.add(transport_retries=1)
+                self._count(transport_retries=1)
             try:
                 with self._semaphore:
                     started = time.perf_counter()
                     try:
                         response = self._openai().chat.completions.create(**params)
                     finally:
-                        self.usage.add(requests=1, busy_s=time.perf_counter() - started)
+                        self._count(requests=1, busy_s=time.perf_counter() - started)
                 content = response.choices[0].message.content if response.choices else None
                 return content or ""
             except _RETRYABLE as err:
@@ -219,7 +243,7 @@ class LLMClient:
             key = cache_key("chat", self.server_id, params)
             cached = self.cache.get(key)
             if cached is not None:
-                self.usage.add(cache_hits=1)
+                self._count(cache_hits=1)
                 content = json.loads(cached)["content"]
             else:
                 content = self._request(params)
@@ -227,7 +251,7 @@ class LLMClient:
             try:
                 return Reply(validate(parse_json_reply(content)), attempt + 1)
             except ReplyInvalid as err:
-                self.usage.add(invalid_replies=1)
+                self._count(invalid_replies=1)
                 reasons.append(str(err))
         raise LLMError(
             f"endpoint {e.name}: no valid reply in {e.attempts} attempts: " + " | ".join(reasons)

@@ -1,7 +1,8 @@
 """Bundles shared by the corpus tests.
 
-`bundle` is the end-to-end bundle: the real CLI with the embedded llama.cpp server,
-Prefect, MiniLM and a random-weight open_clip encoder (slow; built once per session).
+`bundle` is the end-to-end bundle: the real CLI with the embedded llama.cpp server (asked
+for every class: `embedded_llm: always`), Prefect, MiniLM and a random-weight open_clip
+encoder (slow; built once per session).
 `curated_bundle` is built by the same build function the Prefect flow runs, without
 Prefect, from the curated text only and scored with the tiny random-weight CLIP encoder:
 no LLM, no server, a few seconds — for tests of what happens to a bundle after it is
@@ -23,6 +24,8 @@ import yaml
 from tests.conftest import REPO_ROOT
 
 SUBTEXT = [sys.executable, "-m", "pipelines.cli"]
+# The default config, but the embedded SmolLM2 answers for every class, curated or not.
+EMBEDDED_ALWAYS = str(REPO_ROOT / "data" / "configs" / "embedded-always.yaml")
 
 
 def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -37,7 +40,7 @@ def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 def bundle(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("bundles") / "hmdb51"
     run_cli("corpus", "build", "--dataset", "hmdb51", "--classes", "3", "--out", str(out),
-            "--clip", "subtext-tiny", "--pretrained", "random")
+            "--config", EMBEDDED_ALWAYS, "--clip", "subtext-tiny", "--pretrained", "random")
     return out
 
 
@@ -82,7 +85,7 @@ def build_curated_bundle(out: Path, dataset: str = "hmdb51", classes: int = 2,
     from corpus.pipeline import build
     from corpus.plan import BuildRequest, plan_build
 
-    settings = {"curated": "always", "embedded_llm": False, "tpp": {"encoder": "clip"},
+    settings = {"curated": "always", "embedded_llm": "never", "tpp": {"encoder": "clip"},
                 "encoders": [{"model": "subtext-tiny", "pretrained": "random", "seed": s}
                              for s in encoder_seeds], **config}
     config_file = out.parent / f"{out.name}.config.yaml"

@@ -7,10 +7,11 @@ from corpus.errors import ConfigError
 from corpus.prompts import load_prompt_set
 
 
-def test_default_config_runs_the_embedded_model():
+def test_default_config_runs_the_embedded_model_as_a_fallback():
     cfg = load_config()
     (endpoint,) = cfg.llm_endpoints()
     assert endpoint.embedded and endpoint.structured_output == "llama_cpp"
+    assert cfg.embedded_llm == "fallback"
     assert cfg.n_subtexts == 4 and cfg.tpp.alpha == "paper" and cfg.tpp.beta == "paper"
 
 
@@ -30,6 +31,9 @@ def test_example_config_validates():
          "unique"),
         ("[1, 2]", "mapping"),
         ("key: [unclosed", "not valid YAML"),
+        ("embedded_llm: false", "embedded_llm: Value error, false is no longer accepted"),
+        ("embedded_llm: true", "true is now always"),
+        ("embedded_llm: sometimes", "embedded_llm"),
     ],
 )
 def test_bad_config_names_the_file_and_field(tmp_path, text, message):

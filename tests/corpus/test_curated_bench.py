@@ -1,6 +1,6 @@
-"""bench.curated_vs_llm on a real default bundle (3 HMDB-51 classes, curated text and the
-embedded SmolLM2 server): the numbers match the bundle read back with pyarrow, and the
-README table is written from them."""
+"""bench.curated_vs_llm on a real bundle (3 HMDB-51 classes, curated text and the embedded
+SmolLM2 server asked for every class: `embedded_llm: always`): the numbers match the bundle
+read back with pyarrow, and the README table is written from them."""
 
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -13,7 +13,7 @@ def test_bench_reads_the_bundle_and_writes_the_readme_row(bundle):
     assert result["dataset"] == "hmdb51"
     assert (result["classes"], result["classes_in_dataset"]) == (3, 51)
     assert set(result["by_source_kind"]) == {"curated", "llm"}
-    # The default config ranks curated above the embedded model: every class curated.
+    # The tiers rank curated above the embedded model: every class curated.
     assert result["selected_share_with_tiers"] == {"curated": 1.0}
     assert abs(sum(result["selected_share_plain_tpp"].values()) - 1) < 1e-6
 

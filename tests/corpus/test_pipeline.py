@@ -14,7 +14,7 @@ import pytest
 from corpus.config import ClipEncoder
 from corpus.encoders import create_encoder
 from corpus.verify import verify_bundle
-from tests.corpus.conftest import run_cli
+from tests.corpus.conftest import EMBEDDED_ALWAYS, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -90,7 +90,7 @@ def test_word_embeddings_match_the_pooled_clip_embedding(bundle):
 
 def test_rerun_is_up_to_date_and_a_forced_rebuild_makes_no_llm_call(bundle):
     args = ["corpus", "build", "--dataset", "hmdb51", "--classes", "3", "--out", str(bundle),
-            "--clip", "subtext-tiny", "--pretrained", "random"]
+            "--config", EMBEDDED_ALWAYS, "--clip", "subtext-tiny", "--pretrained", "random"]
     assert "up to date" in run_cli(*args).stdout
     before = pd.read_parquet(bundle / "subtexts.parquet")
     out = run_cli(*args, "--force").stdout

@@ -44,7 +44,7 @@ def imported_bundle(tmp_path_factory):
             w.writerows(rows)
     config = root / "config.yaml"
     config.write_text(
-        "class_template: '{}'\nn_subtexts: 4\nseed: 0\ncurated: never\nembedded_llm: false\n"
+        "class_template: '{}'\nn_subtexts: 4\nseed: 0\ncurated: never\nembedded_llm: never\n"
         "endpoints: []\n"
         f"imports:\n  - {{format: csv, path: {root / 'good.csv'}, label: good}}\n"
         f"  - {{format: csv, path: {root / 'bad.csv'}, label: bad}}\n"

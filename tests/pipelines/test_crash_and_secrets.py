@@ -73,7 +73,8 @@ def test_kill_9_during_llm_generation_resumes_from_the_cache(tmp_path):
     """The embedded llama.cpp server: killed mid-generation, the rerun asks only what is missing."""
     out, cache = tmp_path / "bundle", tmp_path / "cache"
     env = _env(cache)
-    args = ["--dataset", "hmdb51", "--classes", "2", "--out", str(out)]
+    args = ["--dataset", "hmdb51", "--classes", "2", "--out", str(out),
+            "--config", "data/configs/embedded-always.yaml"]
     proc = subprocess.Popen([*CLI, *args], cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     db = cache / "llm.sqlite"
