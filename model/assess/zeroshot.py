@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import yaml
 
-from contract.paths import data_dir
+from contract.templates import zeroshot_templates
 from model.assess.correlation import correlation, within_class
 from model.assess.variants import (
     derangement,
@@ -55,13 +54,10 @@ class SourceSets:
 
 
 def load_templates(name: str = "zeroshot-templates") -> list[str]:
-    path = data_dir() / "prompts" / f"{name}.yaml"
-    if not path.is_file():
-        raise LearnerError(f"{path}: no such template file")
-    templates = (yaml.safe_load(path.read_text()) or {}).get("templates") or []
-    if not templates or not all(isinstance(t, str) and "{}" in t for t in templates):
-        raise LearnerError(f"{path}: 'templates' must be a list of strings with '{{}}'")
-    return templates
+    try:
+        return zeroshot_templates(name)
+    except ValueError as err:
+        raise LearnerError(str(err)) from None
 
 
 def sources_of(text: TextEmbeddings) -> list[SourceSets]:
