@@ -16,7 +16,7 @@ CONFIG ?=
 CLIP ?=
 PRETRAINED ?=
 
-.PHONY: compare train setup corpus verify test test-fast lint bench clean-venv ui ui-stop
+.PHONY: compare train setup corpus assess verify test test-fast lint bench clean-venv ui ui-stop
 
 setup: $(STAMP)
 
@@ -31,6 +31,14 @@ corpus: $(SETUP)
 	  $(if $(CLASSES),--classes $(CLASSES)) $(if $(OUT),--out $(OUT)) \
 	  $(if $(CONFIG),--config $(CONFIG)) \
 	  $(if $(CLIP),--clip $(CLIP) --pretrained $(PRETRAINED))
+
+# Intrinsic, video-free assessment of the bundle (built first by `corpus`: a no-op when up
+# to date); prints the summary table, writes <bundle>.assessment/ (docs/assess.md).
+# AGAINST=other-bundle compares the two source by source.
+AGAINST ?=
+assess: corpus
+	$(BIN)/subtext corpus assess $(or $(OUT),artifacts/corpora/$(DATASET)) \
+	  $(if $(AGAINST),--against $(AGAINST))
 
 verify: $(SETUP)
 	$(BIN)/subtext corpus verify $(or $(OUT),artifacts/corpora/$(DATASET))

@@ -92,7 +92,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_assess(args: argparse.Namespace) -> int:
-    from corpus.assess.report import summary_table
+    from corpus.assess.report import comparison_table, summary_table
 
     against = Path(args.against) if args.against else None
     out = Path(args.output) if args.output else None
@@ -105,6 +105,8 @@ def cmd_assess(args: argparse.Namespace) -> int:
 
         result = run_assess_flow(args.bundle, args.output, args.against)
     print("\n".join(summary_table(result["assessment"])))
+    if result["against"]:
+        print("\n" + "\n".join(comparison_table(result["against"])))
     print(f"report: {result['out']}/report.md")
     return 0
 

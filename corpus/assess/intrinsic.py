@@ -180,7 +180,7 @@ def token_counters(manifest: dict, encoders: list[TextEncoder]) -> list[tuple]:
 
 # -- the assessment ---------------------------------------------------------------------
 
-def _all_texts(text: BundleText) -> list[str]:
+def all_texts(text: BundleText) -> list[str]:
     texts = list(text.class_texts)
     texts += [t for src in text.sources for s in src.sets for t in s.texts]
     return list(dict.fromkeys(texts))
@@ -269,7 +269,7 @@ def assess(bundle: Path, cache: EmbeddingCache | None = None,
     encoders, skipped = bundle_encoders(manifest)
     reference = next(src for src in text.sources if src.kind == "templates")
     first_template = [s.texts[0] for s in reference.sets]
-    strings = _all_texts(text)
+    strings = all_texts(text)
     vectors: dict[str, dict[str, np.ndarray]] = {}
     hits = misses = 0
     for encoder in encoders:

@@ -2,7 +2,8 @@
 the corpus CLI (curated perspectives plus imported CSV sources whose sub-texts name their
 class, the same sub-texts shuffled across classes, echoes of the class name, and over-long
 strings), scored with the real MiniLM encoder and open_clip tokenizer; the Prefect flow's
-artifacts; `corpus show --assessment`; bad inputs."""
+artifacts; `corpus show --assessment`; bad inputs. The tests on built bundles are `slow`
+(three builds); the measures and the tokenizer are checked fast."""
 
 import asyncio
 import csv
@@ -51,11 +52,9 @@ def labels_of(dataset: str, n: int) -> list[tuple[str, str]]:
     return [(c.name, c.label) for c in load_class_list(dataset).classes[:n]]
 
 
-@pytest.fixture(scope="module")
-def bundles(tmp_path_factory):
+def build_bundles(root):
     """`main`: HMDB-51's first classes with curated text and four imported sources;
     `curated`: the same classes, curated text only (for --against)."""
-    root = tmp_path_factory.mktemp("assess")
     classes = labels_of("hmdb51", N_CLASSES)
     named = [[t.format(label) for t in NAMED] for _, label in classes]
     shift = [named[(i + 1) % len(named)] for i in range(len(named))]  # a derangement
@@ -83,6 +82,11 @@ def bundles(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def bundles(tmp_path_factory):
+    return build_bundles(tmp_path_factory.mktemp("assess"))
+
+
+@pytest.fixture(scope="module")
 def assessed(bundles):
     done = cli("corpus", "assess", str(bundles["main"]), "--against", str(bundles["curated"]),
                "--plain")
@@ -92,9 +96,12 @@ def assessed(bundles):
 
 
 def by_source(a: dict) -> dict:
-    return {s["source"].split("/")[-1].split(":")[-1]: s for s in a["sources"]}
+    """Rows by source, imported ones by their label (`import:csv/named/0` -> `named`)."""
+    return {s["source"].split("/")[1] if s["source"].startswith("import:") else s["source"]: s
+            for s in a["sources"]}
 
 
+@pytest.mark.slow
 def test_retrieval_knows_named_from_shuffled_text(assessed):
     _, a, _ = assessed
     rows = by_source(a)
@@ -111,11 +118,14 @@ def test_retrieval_knows_named_from_shuffled_text(assessed):
     assert {worst["class"], worst["nearer_to"]} <= set(a["class_names"])
 
 
+@pytest.mark.slow
 def test_echo_near_duplicates_and_coverage(assessed):
     _, a, _ = assessed
     rows = by_source(a)
     assert rows["echo"]["echo_rate"] == 1.0
-    assert rows["named"]["echo_rate"] < 0.5
+    # "brush hair seen from the side" says little beyond the class name; curated text more.
+    curated_echo = max(s["echo_rate"] for s in a["sources"] if s["kind"] == "curated")
+    assert curated_echo < 0.25 < rows["named"]["echo_rate"]
     for name in ("named", "shuffled", "long"):
         assert rows[name]["coverage"]["rate"] == 1.0, name
     curated = [s for s in a["sources"] if s["kind"] == "curated"]
@@ -126,6 +136,7 @@ def test_echo_near_duplicates_and_coverage(assessed):
     assert selected["coverage"]["classes"] == selected["valid_sets"]
 
 
+@pytest.mark.slow
 def test_tokens_count_truncation_for_clip(assessed):
     _, a, _ = assessed
     rows = by_source(a)
@@ -141,17 +152,14 @@ def test_tokens_count_truncation_for_clip(assessed):
 
 def test_a_90_token_string_is_truncated_by_clip():
     _, count, context = clip_token_counter("ViT-B-32")
-    text = " ".join(f"w{i}" for i in range(200))
-    ids = count([text])[0]
-    assert context == 77 and ids > 90
-    words = text.split()
-    while count([" ".join(words)])[0] > 90:
-        words.pop()
-    ninety = " ".join(words)
-    assert count([ninety]) == [90]
+    ninety = " ".join(["hair"] * 88)  # one BPE token each, plus start- and end-of-text
+    assert context == 77
+    assert count([ninety, "brush hair"]) == [90, 4]
     assert measures.token_stats(count([ninety, "brush hair"]), context)["truncated"] == 1
+    assert measures.token_stats(count([" ".join(["hair"] * 75)]), context)["truncated"] == 0
 
 
+@pytest.mark.slow
 def test_knowledge_coverage_and_outputs(assessed):
     stdout, a, out = assessed
     k = a["knowledge"]
@@ -167,12 +175,13 @@ def test_knowledge_coverage_and_outputs(assessed):
     assert a["embedding_cache"]["hits"] > 0
 
 
+@pytest.mark.slow
 def test_against_compares_source_by_source(assessed, bundles):
     _, a, _ = assessed
     c = a["against"]
     assert c["b"] == str(bundles["curated"])
     rows = {r["source"]: r for r in c["sources"]}
-    named = next(r for k, r in rows.items() if k.endswith("named"))
+    named = next(r for k, r in rows.items() if "/named/" in k)
     assert named["in"] == "a"
     shared = [r for r in c["sources"] if r["in"] == "both"]
     assert any(r["source"].startswith("curated/") for r in shared)
@@ -181,6 +190,7 @@ def test_against_compares_source_by_source(assessed, bundles):
     assert curated[f"{enc}:top1"]["delta"] is not None
 
 
+@pytest.mark.slow
 def test_show_prints_the_assessment_summary(assessed, bundles):
     _, _, out = assessed
     done = cli("corpus", "show", str(bundles["main"]), "--assessment")
@@ -193,6 +203,7 @@ def test_show_prints_the_assessment_summary(assessed, bundles):
     assert missing.stderr.count("\n") == 1 and "no assessment there" in missing.stderr
 
 
+@pytest.mark.slow
 def test_the_flow_publishes_artifacts(bundles, tmp_path):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
@@ -223,6 +234,7 @@ def one_error_line(done: subprocess.CompletedProcess, *needles: str) -> None:
         assert n in done.stderr, done.stderr
 
 
+@pytest.mark.slow
 def test_bad_inputs_get_one_line(bundles, tmp_path):
     one_error_line(cli("corpus", "assess", str(tmp_path), "--plain"), str(tmp_path),
                    "manifest.json")
@@ -249,12 +261,14 @@ def test_measures_known_answers():
     classes = np.eye(3)
     texts = np.array([[1, 0.1, 0], [0.2, 1, 0], [1, 0, 0.1]])
     ranks = measures.retrieval_ranks(texts, np.array([0, 1, 2]), classes)
-    assert ranks.tolist() == [0, 0, 2]
+    assert ranks.tolist() == [0, 0, 1]  # the third is nearer class 0 than its own
     conf = measures.confusions(texts, np.array([0, 1, 2]), classes)
     assert [(a, b) for a, b, _ in conf] == [(2, 0)]
-    dup = measures.near_duplicates(["kick a ball", "kick the ball", "run fast"],
-                                   np.array([[1, 0], [0, 1], [1, 1]]), 0.97)
-    assert dup.tolist() == [True, True, False]
+    # Word overlap 4/5 for the first pair; cosine 0.99998 for the second.
+    dup = measures.near_duplicates(
+        ["kick the ball hard", "kick the ball hard now", "run fast", "sprint quickly",
+         "climb a wall"], np.array([[1, 0], [0, 1], [1, 1], [1, 1.01], [-1, 0.2]]), 0.97)
+    assert dup.tolist() == [True, True, True, True, False]
     echo = measures.echoes(["a person brushing hair", "combing tangles out slowly"],
                            "brush hair", np.array([[0, 1], [0, 1]]), np.array([1, 0]), 0.5)
     assert echo.tolist() == [True, False]  # textual: nothing beyond the label and the actor
