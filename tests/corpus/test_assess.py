@@ -205,6 +205,9 @@ def test_show_prints_the_assessment_summary(assessed, bundles):
 
 @pytest.mark.slow
 def test_the_flow_publishes_artifacts(bundles, tmp_path):
+    from pipelines.prefect_settings import configure_prefect_defaults
+
+    configure_prefect_defaults()  # as the CLI does: a longer wait for the ephemeral API
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
