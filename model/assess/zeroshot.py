@@ -137,6 +137,9 @@ def flags(source: dict, videos: int) -> list[str]:
     return out
 
 
+DELTA_PERCENTILES = (5, 25, 50, 75, 95)
+
+
 def per_class_deltas(metrics: dict, base: dict, top: int = 10) -> dict:
     acc, ref = metrics["per_class_accuracy"], base["per_class_accuracy"]
     deltas = {c: acc[c] - ref[c] for c in acc if acc[c] is not None and ref[c] is not None}
@@ -147,7 +150,11 @@ def per_class_deltas(metrics: dict, base: dict, top: int = 10) -> dict:
                        for c, d in ordered[:top] if d < 0],
             "improved": sum(d > 0 for d in deltas.values()),
             "worsened": sum(d < 0 for d in deltas.values()),
-            "unchanged": sum(d == 0 for d in deltas.values())}
+            "unchanged": sum(d == 0 for d in deltas.values()),
+            # The spread of the change, not only its extremes: is a gain broad or a few classes?
+            "percentiles": ({str(p): float(v) for p, v in zip(
+                DELTA_PERCENTILES, np.percentile(list(deltas.values()), DELTA_PERCENTILES),
+                strict=True)} if deltas else {})}
 
 
 def assess_bundle(label: str, text: TextEmbeddings, videos: Videos, encode: Encode | None,
