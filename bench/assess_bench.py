@@ -14,6 +14,9 @@ for both sides and is reported apart):
   bundle's texts already);
 - cli: the command a user runs (`subtext corpus assess B --plain`) in a fresh process on the
   warm cache, start-up and model load included (targets: HMDB-51 < 1 min, K400 < 5 min).
+Each entry records when it ran and the machine's load average: on a shared machine the
+seconds move with the load, the ratios much less. Entries of earlier invocations for
+other bundles are kept.
 """
 
 import argparse
@@ -23,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -71,15 +75,21 @@ def main() -> None:
     ap.add_argument("--bundle", action="append", required=True, metavar="NAME=PATH")
     ap.add_argument("--out", default=str(REPO / "bench/results/assess.json"))
     args = ap.parse_args()
+    out = Path(args.out)
+    # Bundles benched in separate invocations accumulate (each entry says when it ran).
+    previous = json.loads(out.read_text()).get("bundles", {}) if out.is_file() else {}
     results: dict = {"cpu_count": os.cpu_count(),
                      "targets": {"hmdb51_cli_s": 60, "kinetics400_cli_s": 300},
-                     "bundles": {}}
+                     "bundles": previous}
     for spec in args.bundle:
         name, _, path = spec.partition("=")
         with tempfile.TemporaryDirectory() as d:
-            results["bundles"][name] = bench_bundle(Path(path), Path(d))
+            results["bundles"][name] = {
+                **bench_bundle(Path(path), Path(d)),
+                "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "load_average_1min": round(os.getloadavg()[0], 1)}
         print(json.dumps({name: results["bundles"][name]}, indent=2), flush=True)
-    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+        out.write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":
