@@ -147,7 +147,7 @@ def plots(a: dict, out: Path) -> list[Path]:
     paths = []
 
     encoders = [e["id"] for e in a["encoders"]]
-    fig, axes = plt.subplots(1, len(encoders), figsize=(6 * len(encoders), height), squeeze=False)
+    fig, axes = plt.subplots(1, len(encoders), figsize=(7.5 * len(encoders), height), squeeze=False)
     for ax, enc in zip(axes[0], encoders, strict=True):
         for offset, key in ((-0.2, "top1"), (0.2, "top5")):
             vals = [100 * (s["retrieval"][enc][key] or 0) for s in a["sources"]]
@@ -157,10 +157,10 @@ def plots(a: dict, out: Path) -> list[Path]:
         ax.set_yticks(y, names, fontsize=7)
         ax.invert_yaxis()
         ax.set_xlabel(f"sub-text → class retrieval, % ({short(enc)})")
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     paths.append(_save(fig, out / PLOTS[0]))
 
-    fig, ax = plt.subplots(figsize=(6, height))
+    fig, ax = plt.subplots(figsize=(7.5, height))
     for offset, key, label in ((-0.2, "echo_rate", "echo"),
                                (0.2, "near_duplicate_rate", "near-duplicate")):
         ax.barh([v + offset for v in y], [100 * (s[key] or 0) for s in a["sources"]],
@@ -168,11 +168,11 @@ def plots(a: dict, out: Path) -> list[Path]:
     ax.set_yticks(y, names, fontsize=7)
     ax.invert_yaxis()
     ax.set_xlabel("% of sub-texts")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     paths.append(_save(fig, out / PLOTS[1]))
 
     tokenizers = list(a["token_limits"])
-    fig, axes = plt.subplots(1, len(tokenizers), figsize=(5 * len(tokenizers), height),
+    fig, axes = plt.subplots(1, len(tokenizers), figsize=(6.5 * len(tokenizers), height),
                              squeeze=False)
     for ax, name in zip(axes[0], tokenizers, strict=True):
         ax.barh(y, [s["tokens"][name]["max"] or 0 for s in a["sources"]], color="tab:red",
@@ -183,7 +183,7 @@ def plots(a: dict, out: Path) -> list[Path]:
         ax.set_yticks(y, names, fontsize=7)
         ax.invert_yaxis()
         ax.set_xlabel(f"tokens ({name})")
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     paths.append(_save(fig, out / PLOTS[2]))
     return paths
 
