@@ -28,10 +28,12 @@ def assess_bundle(bundle: Path, out: Path | None = None, against: Path | None = 
                   progress: Callable[[str], None] | None = None) -> dict:
     """Assess `bundle` (and `against`, on the same classes), write OUT; the record and
     the paths written. Every input is checked before anything is written."""
-    from corpus.assess.intrinsic import assess, compare
+    from corpus.assess.intrinsic import assess, check_same_classes, compare
     from corpus.assess.report import write_outputs
     from corpus.encoders import EmbeddingCache
 
+    if against:
+        check_same_classes(bundle, against)
     cache = EmbeddingCache()
     record = assess(bundle, cache, progress)
     comparison = compare(record, assess(against, cache, progress)) if against else None

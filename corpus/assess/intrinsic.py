@@ -330,12 +330,31 @@ def assess(bundle: Path, cache: EmbeddingCache | None = None,
 COMPARED = ("top1", "top5", "set_top1")
 
 
+def class_mismatch(a: list[str], b: list[str]) -> str | None:
+    """Where two class lists first differ, or None when they are the same."""
+    if a == b:
+        return None
+    return next((f"class {i}: {x!r} vs {y!r}" for i, (x, y) in
+                 enumerate(zip(a, b, strict=False)) if x != y),
+                f"{len(a)} vs {len(b)} classes")
+
+
+def check_same_classes(a: Path, b: Path) -> None:
+    """Before any work: `--against` needs the same classes in the same order."""
+    names = []
+    for path in (a, b):
+        store.read_manifest(path)  # one clear line for a directory that is not a bundle
+        names.append(store.read_table(path, "classes.parquet").column("name").to_pylist())
+    diff = class_mismatch(*names)
+    if diff:
+        raise SubtextError(f"bundles {a} and {b} do not have the same classes ({diff}); "
+                           "--against needs the same class list")
+
+
 def compare(a: dict, b: dict) -> dict:
     """Two assessments of bundles of the same classes, source by source."""
-    if a["class_names"] != b["class_names"]:
-        diff = next((f"class {i}: {x!r} vs {y!r}" for i, (x, y) in
-                     enumerate(zip(a["class_names"], b["class_names"], strict=False)) if x != y),
-                    f"{len(a['class_names'])} vs {len(b['class_names'])} classes")
+    diff = class_mismatch(a["class_names"], b["class_names"])
+    if diff:
         raise SubtextError(f"bundles {a['bundle']} and {b['bundle']} do not have the same "
                            f"classes ({diff}); --against needs the same class list")
     shared = [e["id"] for e in a["encoders"] if e["id"] in {x["id"] for x in b["encoders"]}]
