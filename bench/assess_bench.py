@@ -32,7 +32,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def bench_bundle(bundle: Path, work: Path) -> dict:
+def bench_bundle(bundle: Path, work: Path, keep: Path | None = None) -> dict:
     from corpus.assess import assess_bundle
     from corpus.assess.intrinsic import all_texts, bundle_encoders, load_bundle_text
 
@@ -52,7 +52,7 @@ def bench_bundle(bundle: Path, work: Path) -> dict:
     timings = {}
     for run in ("cold", "warm"):
         started = time.perf_counter()
-        assess_bundle(bundle, work / f"out-{run}")
+        assess_bundle(bundle, keep if keep and run == "warm" else work / f"out-{run}")
         timings[run] = time.perf_counter() - started
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "pipelines.cli", "corpus", "assess", str(bundle),
@@ -74,6 +74,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--bundle", action="append", required=True, metavar="NAME=PATH")
     ap.add_argument("--out", default=str(REPO / "bench/results/assess.json"))
+    ap.add_argument("--reports", default=None,
+                    help="keep each bundle's assessment (of the warm run) in REPORTS/NAME")
     args = ap.parse_args()
     out = Path(args.out)
     # Bundles benched in separate invocations accumulate (each entry says when it ran).
@@ -85,7 +87,8 @@ def main() -> None:
         name, _, path = spec.partition("=")
         with tempfile.TemporaryDirectory() as d:
             results["bundles"][name] = {
-                **bench_bundle(Path(path), Path(d)),
+                **bench_bundle(Path(path), Path(d),
+                               Path(args.reports) / name if args.reports else None),
                 "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "load_average_1min": round(os.getloadavg()[0], 1)}
         print(json.dumps({name: results["bundles"][name]}, indent=2), flush=True)
