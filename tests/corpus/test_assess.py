@@ -52,9 +52,9 @@ def labels_of(dataset: str, n: int) -> list[tuple[str, str]]:
     return [(c.name, c.label) for c in load_class_list(dataset).classes[:n]]
 
 
-def build_bundles(root):
-    """`main`: HMDB-51's first classes with curated text and four imported sources;
-    `curated`: the same classes, curated text only (for --against)."""
+def write_inputs(root):
+    """The imported CSV files and two configs: `main` (curated text and four imported
+    sources) and `curated` (curated text only, for --against)."""
     classes = labels_of("hmdb51", N_CLASSES)
     named = [[t.format(label) for t in NAMED] for _, label in classes]
     shift = [named[(i + 1) % len(named)] for i in range(len(named))]  # a derangement
@@ -71,27 +71,38 @@ def build_bundles(root):
         base + "imports:\n" + "".join(
             f"  - {{format: csv, path: {root / name}.csv, label: {name}}}\n"
             for name in ("named", "shuffled", "echo", "long")))
-    out = {}
-    for name in ("main", "curated"):
-        done = cli("corpus", "build", "--dataset", "hmdb51", "--classes", str(N_CLASSES),
-                   "--config", str(root / f"{name}.yaml"), "--out", str(root / name), "--plain")
-        assert done.returncode == 0, done.stderr[-2000:]
-        out[name] = root / name
-    out["root"] = root
-    return out
+    return root
 
 
-@pytest.fixture(scope="module")
-def bundles(tmp_path_factory):
-    return build_bundles(tmp_path_factory.mktemp("assess"))
-
-
-@pytest.fixture(scope="module")
-def assessed(bundles):
-    done = cli("corpus", "assess", str(bundles["main"]), "--against", str(bundles["curated"]),
+def build(root, name, classes=N_CLASSES, config=None):
+    done = cli("corpus", "build", "--dataset", "hmdb51", "--classes", str(classes),
+               "--config", str(root / f"{config or name}.yaml"), "--out", str(root / name),
                "--plain")
+    assert done.returncode == 0, done.stderr[-2000:]
+    return root / name
+
+
+# One build per fixture: pytest-timeout counts a test's fixture set-up against it.
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    return write_inputs(tmp_path_factory.mktemp("assess"))
+
+
+@pytest.fixture(scope="module")
+def main_bundle(inputs):
+    return build(inputs, "main")
+
+
+@pytest.fixture(scope="module")
+def curated_bundle(inputs):
+    return build(inputs, "curated")
+
+
+@pytest.fixture(scope="module")
+def assessed(main_bundle):
+    done = cli("corpus", "assess", str(main_bundle), "--plain")
     assert done.returncode == 0, done.stderr[-3000:]
-    out = bundles["main"].parent / "main.assessment"
+    out = main_bundle.parent / "main.assessment"
     return done.stdout, json.loads((out / "assessment.json").read_text()), out
 
 
@@ -176,10 +187,13 @@ def test_knowledge_coverage_and_outputs(assessed):
 
 
 @pytest.mark.slow
-def test_against_compares_source_by_source(assessed, bundles):
-    _, a, _ = assessed
-    c = a["against"]
-    assert c["b"] == str(bundles["curated"])
+def test_against_compares_source_by_source(main_bundle, curated_bundle, tmp_path):
+    done = cli("corpus", "assess", str(main_bundle), "--against", str(curated_bundle),
+               "--plain", "-o", str(tmp_path / "vs"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "A = " in done.stdout
+    c = json.loads((tmp_path / "vs" / "assessment.json").read_text())["against"]
+    assert c["b"] == str(curated_bundle)
     rows = {r["source"]: r for r in c["sources"]}
     named = next(r for k, r in rows.items() if "/named/" in k)
     assert named["in"] == "a"
@@ -187,24 +201,24 @@ def test_against_compares_source_by_source(assessed, bundles):
     assert any(r["source"].startswith("curated/") for r in shared)
     enc = c["encoders"][0]
     curated = next(r for r in shared if r["source"].startswith("curated/"))
-    assert curated[f"{enc}:top1"]["delta"] is not None
+    assert curated[f"{enc}:top1"]["delta"] == 0  # the same curated text in both
 
 
 @pytest.mark.slow
-def test_show_prints_the_assessment_summary(assessed, bundles):
+def test_show_prints_the_assessment_summary(assessed, main_bundle, curated_bundle):
     _, _, out = assessed
-    done = cli("corpus", "show", str(bundles["main"]), "--assessment")
+    done = cli("corpus", "show", str(main_bundle), "--assessment")
     assert done.returncode == 0, done.stderr
     assert "| source |" in done.stdout and "TPP-selected" in done.stdout
-    explicit = cli("corpus", "show", str(bundles["main"]), "--assessment", str(out))
+    explicit = cli("corpus", "show", str(main_bundle), "--assessment", str(out))
     assert explicit.stdout == done.stdout
-    missing = cli("corpus", "show", str(bundles["curated"]), "--assessment")
+    missing = cli("corpus", "show", str(curated_bundle), "--assessment")
     assert missing.returncode == 2
     assert missing.stderr.count("\n") == 1 and "no assessment there" in missing.stderr
 
 
 @pytest.mark.slow
-def test_the_flow_publishes_artifacts(bundles, tmp_path):
+def test_the_flow_publishes_artifacts(curated_bundle, tmp_path):
     from pipelines.prefect_settings import configure_prefect_defaults
 
     configure_prefect_defaults()  # as the CLI does: a longer wait for the ephemeral API
@@ -213,7 +227,7 @@ def test_the_flow_publishes_artifacts(bundles, tmp_path):
 
     from pipelines.assess_flow import run_assess_flow
 
-    result = run_assess_flow(str(bundles["curated"]), str(tmp_path / "flow-out"))
+    result = run_assess_flow(str(curated_bundle), str(tmp_path / "flow-out"))
     assert (tmp_path / "flow-out" / "report.md").is_file()
 
     async def read_back():
@@ -238,26 +252,23 @@ def one_error_line(done: subprocess.CompletedProcess, *needles: str) -> None:
 
 
 @pytest.mark.slow
-def test_bad_inputs_get_one_line(bundles, tmp_path):
+def test_bad_inputs_get_one_line(inputs, curated_bundle, tmp_path):
     one_error_line(cli("corpus", "assess", str(tmp_path), "--plain"), str(tmp_path),
                    "manifest.json")
     broken = tmp_path / "broken"
-    shutil.copytree(bundles["curated"], broken)
+    shutil.copytree(curated_bundle, broken)
     with (broken / "subtexts.parquet").open("ab") as f:
         f.write(b"x")
     one_error_line(cli("corpus", "assess", str(broken), "--plain", "-o", str(tmp_path / "o")),
                    str(broken), "does not verify")
     assert not (tmp_path / "o").exists()
-    other = tmp_path / "other"
-    done = cli("corpus", "build", "--dataset", "hmdb51", "--classes", str(N_CLASSES - 1),
-               "--config", str(bundles["root"] / "curated.yaml"), "--out", str(other), "--plain")
-    assert done.returncode == 0, done.stderr[-2000:]
-    before = sorted(p.name for p in bundles["curated"].parent.iterdir())
-    one_error_line(cli("corpus", "assess", str(bundles["curated"]), "--against", str(other),
+    other = build(inputs, "other", N_CLASSES - 1, config="curated")
+    before = sorted(p.name for p in curated_bundle.parent.iterdir())
+    one_error_line(cli("corpus", "assess", str(curated_bundle), "--against", str(other),
                        "--plain", "-o", str(tmp_path / "o2")),
                    "do not have the same classes")
     assert not (tmp_path / "o2").exists()
-    assert sorted(p.name for p in bundles["curated"].parent.iterdir()) == before
+    assert sorted(p.name for p in curated_bundle.parent.iterdir()) == before
 
 
 def test_measures_known_answers():
