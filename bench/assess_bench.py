@@ -22,6 +22,7 @@ other bundles are kept.
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -54,17 +55,22 @@ def bench_bundle(bundle: Path, work: Path, keep: Path | None = None) -> dict:
         started = time.perf_counter()
         assess_bundle(bundle, keep if keep and run == "warm" else work / f"out-{run}")
         timings[run] = time.perf_counter() - started
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "pipelines.cli", "corpus", "assess", str(bundle),
                     "--plain", "-o", str(work / "out-cli")], cwd=REPO, check=True,
                    capture_output=True, env={**os.environ, "PYTHONPATH": str(REPO)})
     cli = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # CPU seconds do not grow with other processes' load as wall seconds do.
+    cli_cpu = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
     return {
         "bundle": str(bundle), "classes": len(text.names), "distinct_strings": len(strings),
         "sources": len(text.sources), "encoder": encoder.id,
         "verify_load_and_encoder_s": round(load_s, 2),
         "bare_encode_s": round(bare, 2), "assess_cold_s": round(timings["cold"], 2),
         "assess_warm_s": round(timings["warm"], 2), "cli_warm_s": round(cli, 2),
+        "cli_warm_cpu_s": round(cli_cpu, 2),
         "ratio_cold_over_bare": round(timings["cold"] / bare, 3),
         "ratio_warm_over_bare": round(timings["warm"] / bare, 3),
     }
