@@ -20,7 +20,7 @@ CLIP ?=
 PRETRAINED ?=
 TASK_RUNNER ?=
 
-.PHONY: compare train learner-only setup corpus verify test test-fast lint bench clean-venv ui ui-stop
+.PHONY: compare train learner-only setup corpus assess verify test test-fast lint bench clean-venv ui ui-stop
 
 setup: $(STAMP)
 
@@ -36,6 +36,14 @@ corpus: $(SETUP)
 	  $(if $(CONFIG),--config $(CONFIG)) \
 	  $(if $(CLIP),--clip $(CLIP) --pretrained $(PRETRAINED)) \
 	  $(if $(TASK_RUNNER),--task-runner $(TASK_RUNNER))
+
+# Intrinsic, video-free assessment of the bundle (built first by `corpus`: a no-op when up
+# to date); prints the summary table, writes <bundle>.assessment/ (docs/assess.md).
+# AGAINST=other-bundle compares the two source by source.
+AGAINST ?=
+assess: corpus
+	$(BIN)/subtext corpus assess $(or $(OUT),artifacts/corpora/$(DATASET)) \
+	  $(if $(AGAINST),--against $(AGAINST))
 
 verify: $(SETUP)
 	$(BIN)/subtext corpus verify $(or $(OUT),artifacts/corpora/$(DATASET))

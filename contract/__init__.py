@@ -4,7 +4,8 @@ Both sides import this package and nothing else of each other. It holds the form
 names (files, schema version), the pyarrow schemas of every table, the checksums that
 tie a bundle to its files and a text encoder to its weights, the vocabulary of unit
 kinds, and the recipe both sides use to build a random-weight CLIP. It depends only on
-numpy and pyarrow (torch and open_clip are imported inside the CLIP recipe).
+numpy and pyarrow (torch and open_clip are imported inside the CLIP recipe, pyyaml
+inside the template loader).
 docs/corpus-format.md describes the same schemas in prose; a test holds them together.
 """
 

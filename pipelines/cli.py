@@ -116,9 +116,34 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    if args.assessment is not None:
+        from corpus.assess import assessment_summary
+
+        print(assessment_summary(Path(args.bundle), args.assessment or None))
+        return 0
     from corpus.show import show
 
     say(show(Path(args.bundle), args.cls))
+    return 0
+
+
+def cmd_assess(args: argparse.Namespace) -> int:
+    from corpus.assess.report import comparison_table, summary_table
+
+    against = Path(args.against) if args.against else None
+    out = Path(args.output) if args.output else None
+    if args.plain:
+        from corpus.assess import assess_bundle
+
+        result = assess_bundle(Path(args.bundle), out, against)
+    else:
+        from pipelines.assess_flow import run_assess_flow
+
+        result = run_assess_flow(args.bundle, args.output, args.against)
+    print("\n".join(summary_table(result["assessment"])))
+    if result["against"]:
+        print("\n" + "\n".join(comparison_table(result["against"])))
+    print(f"report: {result['out']}/report.md")
     return 0
 
 
@@ -260,7 +285,19 @@ def _corpus_commands(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("show", help="print a bundle's summary or one class's text knowledge")
     s.add_argument("bundle")
     s.add_argument("--class", dest="cls", default=None, help="class name or id")
+    s.add_argument("--assessment", nargs="?", const="", default=None, metavar="PATH",
+                   help="print the summary of `corpus assess` (default <bundle>.assessment/)")
     s.set_defaults(func=cmd_show)
+
+    a = sub.add_parser("assess", help="intrinsic, video-free assessment of every text "
+                       "source of a bundle (docs/assess.md)")
+    a.add_argument("bundle")
+    a.add_argument("--against", default=None, help="a second bundle of the same classes, "
+                   "compared source by source")
+    a.add_argument("-o", "--output", default=None,
+                   help="output directory (default <bundle>.assessment/ beside the bundle)")
+    a.add_argument("--plain", action="store_true", help="run without Prefect (no artifacts)")
+    a.set_defaults(func=cmd_assess)
 
     e = sub.add_parser("embed", help="add or replace one CLIP encoder's embeddings")
     e.add_argument("bundle")

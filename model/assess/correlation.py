@@ -28,13 +28,39 @@ def pearson(x: np.ndarray, y: np.ndarray) -> float | None:
     return float(np.corrcoef(x, y)[0, 1])
 
 
+BOOTSTRAP_RESAMPLES = 1000
+
+
+def bootstrap_r2(x: np.ndarray, y: np.ndarray, resamples: int = BOOTSTRAP_RESAMPLES,
+                 seed: int = 0) -> list[float] | None:
+    """95 % percentile interval of r² over pairs resampled with replacement; resamples
+    where r is undefined (a constant side) are dropped. None for n < 3 or when fewer than
+    half the resamples are usable: with a handful of sources the interval is the point of
+    reporting it — r² over 11 groups is uncertain."""
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    if len(x) < 3:
+        return None
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(resamples):
+        idx = rng.integers(0, len(x), len(x))
+        r = pearson(x[idx], y[idx])
+        if r is not None:
+            values.append(r * r)
+    if len(values) < resamples / 2:
+        return None
+    lo, hi = np.percentile(values, [2.5, 97.5])
+    return [float(lo), float(hi)]
+
+
 def correlation(x, y) -> dict:
-    """Pearson r, r² and Spearman ρ of paired values; None where undefined (n < 3 or a
-    constant side)."""
+    """Pearson r, r² with its bootstrap 95 % interval, and Spearman ρ of paired values;
+    None where undefined (n < 3 or a constant side)."""
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
     r = pearson(x, y)
     rho = pearson(ranks(x), ranks(y)) if len(x) >= 3 else None
     return {"n": len(x), "pearson_r": r, "r2": None if r is None else r * r,
+            "r2_ci95": None if r is None else bootstrap_r2(x, y),
             "spearman_rho": rho}
 
 

@@ -49,7 +49,9 @@ def source_table(bundle: dict) -> list[str]:
 
 
 def corr_line(name: str, c: dict) -> str:
-    return (f"| {name} | {c['n']} | {fmt(c['pearson_r'])} | {fmt(c['r2'])} | "
+    ci = c.get("r2_ci95")
+    interval = "–" if not ci else f"{ci[0]:.2f}–{ci[1]:.2f}"
+    return (f"| {name} | {c['n']} | {fmt(c['pearson_r'])} | {fmt(c['r2'])} | {interval} | "
             f"{fmt(c['spearman_rho'])} |")
 
 
@@ -78,13 +80,17 @@ def markdown(report: dict) -> str:
             lines += ["", f"### {s['source']}: per class, class+set vs class name",
                       "", f"{pc['improved']} classes gain, {pc['worsened']} lose, "
                       f"{pc['unchanged']} unchanged."]
+            if pc.get("percentiles"):
+                lines += ["", "Per-class change (points), percentiles: " + ", ".join(
+                    f"p{k} {100 * v:+.1f}" for k, v in pc["percentiles"].items())]
             for title, key in (("Biggest gains", "gains"), ("Biggest losses", "losses")):
                 if pc[key]:
                     lines += ["", f"{title}: " + ", ".join(
                         f"{d['class']} ({100 * d['delta']:+.0f})" for d in pc[key])]
     t = report["tpp"]
     lines += ["", "## Does TPP predict accuracy?", "",
-              "| comparison | n | Pearson r | r² | Spearman ρ |", "|---|---|---|---|---|",
+              "| comparison | n | Pearson r | r² | r² 95 % (bootstrap) | Spearman ρ |",
+              "|---|---|---|---|---|---|",
               corr_line("across sources: mean TPP vs top-1 (set)", t["across_sources"]["set"]),
               corr_line("across sources: mean TPP vs top-1 (class+set)",
                         t["across_sources"]["class+set"]),

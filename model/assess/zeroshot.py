@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import yaml
 
-from contract.paths import data_dir
+from contract.templates import zeroshot_templates
 from model.assess.correlation import correlation, within_class
 from model.assess.variants import (
     derangement,
@@ -55,13 +54,10 @@ class SourceSets:
 
 
 def load_templates(name: str = "zeroshot-templates") -> list[str]:
-    path = data_dir() / "prompts" / f"{name}.yaml"
-    if not path.is_file():
-        raise LearnerError(f"{path}: no such template file")
-    templates = (yaml.safe_load(path.read_text()) or {}).get("templates") or []
-    if not templates or not all(isinstance(t, str) and "{}" in t for t in templates):
-        raise LearnerError(f"{path}: 'templates' must be a list of strings with '{{}}'")
-    return templates
+    try:
+        return zeroshot_templates(name)
+    except ValueError as err:
+        raise LearnerError(str(err)) from None
 
 
 def sources_of(text: TextEmbeddings) -> list[SourceSets]:
@@ -141,6 +137,9 @@ def flags(source: dict, videos: int) -> list[str]:
     return out
 
 
+DELTA_PERCENTILES = (5, 25, 50, 75, 95)
+
+
 def per_class_deltas(metrics: dict, base: dict, top: int = 10) -> dict:
     acc, ref = metrics["per_class_accuracy"], base["per_class_accuracy"]
     deltas = {c: acc[c] - ref[c] for c in acc if acc[c] is not None and ref[c] is not None}
@@ -151,7 +150,11 @@ def per_class_deltas(metrics: dict, base: dict, top: int = 10) -> dict:
                        for c, d in ordered[:top] if d < 0],
             "improved": sum(d > 0 for d in deltas.values()),
             "worsened": sum(d < 0 for d in deltas.values()),
-            "unchanged": sum(d == 0 for d in deltas.values())}
+            "unchanged": sum(d == 0 for d in deltas.values()),
+            # The spread of the change, not only its extremes: is a gain broad or a few classes?
+            "percentiles": ({str(p): float(v) for p, v in zip(
+                DELTA_PERCENTILES, np.percentile(list(deltas.values()), DELTA_PERCENTILES),
+                strict=True)} if deltas else {})}
 
 
 def assess_bundle(label: str, text: TextEmbeddings, videos: Videos, encode: Encode | None,

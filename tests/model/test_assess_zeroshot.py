@@ -108,7 +108,10 @@ def test_known_answer_good_text_beats_class_names_bad_text_and_controls(imported
     assert within["classes"] == 10 and within["spearman_rho"] > 0
     assert "templates" in report["bundles"][0]["baselines"]
     assert good["per_class"]["improved"] >= 1
+    p = good["per_class"]["percentiles"]
+    assert list(p) == ["5", "25", "50", "75", "95"] and sorted(p.values()) == list(p.values())
     md = (out / "report.md").read_text()
+    assert "r² 95 % (bootstrap)" in md and "percentiles: p5" in md
     assert "random weights" in md and "no class-specific signal" in md
     for plot in ("sources.png", "tpp_vs_top1.png", "per_class_delta.png"):
         assert (out / plot).stat().st_size > 1000
@@ -199,6 +202,10 @@ def test_statistics_match_an_independent_computation():
     assert c["pearson_r"] == pytest.approx(np.corrcoef(x, y)[0, 1])
     assert ranks(np.array([3.0, 1.0, 3.0, 2.0])).tolist() == [2.5, 0.0, 2.5, 1.0]
     assert correlation([1, 2], [1, 2])["pearson_r"] is None
+    lo, hi = c["r2_ci95"]
+    assert 0 <= lo < c["r2"] < hi <= 1
+    assert correlation(x, 2 * x + 1)["r2_ci95"] == pytest.approx([1.0, 1.0])
+    assert correlation([1, 2], [1, 2])["r2_ci95"] is None
     for n in (2, 3, 10):
         p = derangement(n, rng)
         assert sorted(p.tolist()) == list(range(n)) and not np.any(p == np.arange(n))
