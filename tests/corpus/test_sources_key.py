@@ -20,7 +20,7 @@ def test_a_worker_builds_the_sources_once_from_the_key():
     action = plan.class_list.classes[1]
     generated = generate_for(action, key)  # no build registered its sources: a worker's case
     assert [c.source for _, c in generated.candidates] == [
-        "curated/temporal_phases", "curated/body_movements"]
+        "curated/temporal_phases", "curated/body_movements", "curated/objects_and_scene"]
     assert generated.action == action and generated.work_s > 0
     assert generated.llm_usage == {}  # curated text asks no endpoint
     assert sources_for(key) is sources_for(key)
