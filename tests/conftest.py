@@ -13,6 +13,9 @@ def isolated_state(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("state")
     os.environ["SUBTEXT_CACHE_DIR"] = str(root / "cache")
     os.environ["PREFECT_HOME"] = str(root / "prefect")
+    # Hugging Face `datasets` caches a loaded dataset under its name and config; two test
+    # bundles both called hmdb51 would otherwise read each other's (or an older run's) rows.
+    os.environ["HF_DATASETS_CACHE"] = str(root / "hf-datasets")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
