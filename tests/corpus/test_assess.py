@@ -65,7 +65,7 @@ def write_inputs(root):
     write_csv(root / "long.csv", [(n, t) for n, label in classes
                                   for t in [long_text(label), *NAMED[1:]]])
     base = ("class_template: '{}'\nn_subtexts: 4\nseed: 0\ncurated: always\n"
-            "embedded_llm: false\nendpoints: []\nencoders: []\n")
+            "embedded_llm: never\nendpoints: []\nencoders: []\n")
     (root / "curated.yaml").write_text(base)
     (root / "main.yaml").write_text(
         base + "imports:\n" + "".join(
