@@ -68,11 +68,12 @@ def test_a_build_shows_up_in_the_server(server, tmp_path):
                                                                            "tpp-by-source"])))
             return runs, tasks, artifacts
 
-    os.environ["PREFECT_API_URL"] = server
-    try:
+    # Prefect reads its settings once per process: an earlier test's in-process flow may
+    # have fixed the API URL to an ephemeral server, so name this server explicitly.
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(updates={PREFECT_API_URL: server}):
         runs, tasks, artifacts = asyncio.run(read_back())
-    finally:
-        del os.environ["PREFECT_API_URL"]
     # Only this build's run counts: another process on the machine may report to a server
     # that later held this port.
     ours = [r for r in runs if str(r.parameters.get("out")) == str(out)]
