@@ -7,7 +7,7 @@ open_clip text tower when real weights are given). The rules are described in
 docs/curated-format.md; a class record's `curation` entry lists the rules it passed.
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -253,25 +253,27 @@ def _near_duplicates(x: LintInput) -> Iterator[Problem]:
                     yield name, f"near-duplicate sub-texts: {a!r} / {b!r}"
 
 
+def _listed_words(x: LintInput, listed: frozenset[str], what: str,
+                  classes: Iterable[str]) -> Iterator[Problem]:
+    """Every sub-text of `classes` that uses a word of `listed`."""
+    for name in classes:
+        for perspective, s in _each_subtext(x.curated.classes[name]):
+            found = sorted(set(words(s)) & listed)
+            if found:
+                yield name, f"{perspective}: {what} word(s) {found}: {s!r}"
+
+
 @rule("non_visual", "no sound, smell, taste, feeling, thought or intention words")
 def _non_visual(x: LintInput) -> Iterator[Problem]:
-    for name, entry in x.curated.classes.items():
-        for perspective, s in _each_subtext(entry):
-            found = sorted(set(words(s)) & NON_VISUAL_WORDS)
-            if found:
-                yield name, f"{perspective}: non-visual word(s) {found}: {s!r}"
+    yield from _listed_words(x, NON_VISUAL_WORDS, "non-visual", x.curated.classes)
 
 
 @rule("neutral_actor", "no gendered actor words unless the class label is gendered")
 def _neutral_actor(x: LintInput) -> Iterator[Problem]:
     labels = x.labels
-    for name, entry in x.curated.classes.items():
-        if set(words(labels.get(name, name))) & GENDERED_WORDS:
-            continue
-        for perspective, s in _each_subtext(entry):
-            found = sorted(set(words(s)) & GENDERED_WORDS)
-            if found:
-                yield name, f"{perspective}: gendered word(s) {found}: {s!r}"
+    ungendered = (n for n in x.curated.classes
+                  if not set(words(labels.get(n, n))) & GENDERED_WORDS)
+    yield from _listed_words(x, GENDERED_WORDS, "gendered", ungendered)
 
 
 @rule("no_repeats", "no sub-text repeated verbatim in two classes of the dataset")
