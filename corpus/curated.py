@@ -137,7 +137,7 @@ class CuratedSource:
         return f"curated/{self.perspective}"
 
     def covers(self, action: ActionClass) -> bool:
-        entry = self.curated.classes.get(action.name)
+        entry = self.curated.lookup(action.name)
         return entry is not None and self.perspective in entry.candidates
 
     def candidate(self, action: ActionClass) -> Candidate:
