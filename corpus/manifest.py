@@ -17,7 +17,7 @@ from corpus.prompts import PromptSet
 from corpus.unit_sources import UnitPrompts
 
 PACKAGES = ("torch", "open_clip_torch", "pyarrow", "numpy", "openai", "prefect",
-            "llama-cpp-python", "sentence-transformers", "spacy", "nltk")
+            "llama-cpp-python", "tokenizers", "safetensors", "scipy", "spacy", "nltk")
 
 
 def package_versions() -> dict[str, str]:
