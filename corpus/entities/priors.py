@@ -88,12 +88,38 @@ def _topic_words(synset_name: str) -> tuple[frozenset[str], bool]:
     return frozenset(words), licensed
 
 
+@cache
+def _topic_names(synset_name: str) -> frozenset[str]:
+    return frozenset(d.name() for d in wordnet().synset(synset_name).topic_domains())
+
+
+def _in_topics(synset_name: str, topics: frozenset[str]) -> bool:
+    return not _topic_names(synset_name).isdisjoint(topics)
+
+
 def context_lexnames(tokens: Iterable[str]) -> frozenset[str]:
     return frozenset(x for t in tokens if len(t) > 2 for x in _first_lexnames(t))
 
 
+@cache
+def _first_topics(word: str) -> frozenset[str]:
+    """Topic domains of a context word's first noun sense and of its hypernyms: "army"
+    is in `military`; "guitar" is a musical instrument, and instruments are in `music`."""
+    senses = wordnet().synsets(word, pos="n")
+    if not senses:
+        return frozenset()
+    wn = wordnet()
+    return frozenset(d.name() for name in hypernym_closure(senses[0].name())
+                     for d in wn.synset(name).topic_domains())
+
+
+def context_topics(tokens: Iterable[str]) -> frozenset[str]:
+    """The topic domains the context's words belong to (see _first_topics)."""
+    return frozenset(x for t in tokens if len(t) > 2 for x in _first_topics(t))
+
+
 def domain_prior(synset_name: str, tokens: frozenset[str], lexnames: frozenset[str],
-                 kind: str | None = None) -> float:
+                 kind: str | None = None, topics: frozenset[str] = frozenset()) -> float:
     """+1, 0 or -1 for a sense in a context (its word tokens and their lexnames). A
     favoured sense gets +1 only when its kind is the kind the source gave (`kind`, when
     that is an entity kind): "the top of something" is a place, not the head a
@@ -105,7 +131,8 @@ def domain_prior(synset_name: str, tokens: frozenset[str], lexnames: frozenset[s
     closure = hypernym_closure(synset_name)
     topic_words, topic_licensed = _topic_words(synset_name)
     if topic_words:
-        return 0.0 if topic_licensed or not tokens.isdisjoint(topic_words) else -1.0
+        named = not tokens.isdisjoint(topic_words) or _in_topics(synset_name, topics)
+        return 0.0 if topic_licensed or named else -1.0
     if kind == MOTIONS and lexname == "noun.act":  # a class's own action ("jump")
         return 1.0
     if lexname == "noun.animal" and "body_part.n.01" in closure:
@@ -123,6 +150,7 @@ def domain_prior(synset_name: str, tokens: frozenset[str], lexnames: frozenset[s
     if lexname == "noun.body":
         return favour if _part_of_body(synset_name) else 0.0
     if (lexname in ("noun.person", "noun.location", "noun.animal")
-            or not closure.isdisjoint(PLACE_ROOTS) or not closure.isdisjoint(EQUIPMENT_ROOTS)):
+            or not closure.isdisjoint(PLACE_ROOTS) or not closure.isdisjoint(EQUIPMENT_ROOTS)
+            or wordnet_kind(synset_name) == SCENES):
         return favour
     return 0.0

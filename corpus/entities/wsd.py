@@ -33,7 +33,7 @@ import numpy as np
 from corpus.entities.kinds import wordnet_kind
 from corpus.entities.lemmas import wordnet_spelling
 from corpus.entities.models import sentence_encoder, wordnet
-from corpus.entities.priors import context_lexnames, domain_prior
+from corpus.entities.priors import context_lexnames, context_topics, domain_prior
 
 METHODS = ("lesk", "embedding", "combined")
 DEFAULT_METHOD = "combined"
@@ -146,11 +146,12 @@ def gloss_text(synset_name: str, word: str | None = None) -> str:
     """What the embedding method compares the context with: "lemma names: gloss",
     without the lemma names that contain the word being disambiguated [ours]: they
     would match the word in the context whatever it means there ("horse, gymnastic
-    horse" drew a riding class to the gymnastic horse)."""
+    horse" drew a riding class to the gymnastic horse), closed compounds included
+    ("joystick" drew the sticks of nunchucks to the pilot's control stick)."""
     synset = wordnet().synset(synset_name)
     parts = set((word or "").lower().replace("-", "_").split("_")) - {""}
     names = [n.replace("_", " ") for n in synset.lemma_names()
-             if parts.isdisjoint(n.lower().replace("-", "_").split("_"))]
+             if not any(p in n.lower() for p in parts)]
     return f"{', '.join(names)}: {synset.definition()}" if names else synset.definition()
 
 
@@ -231,10 +232,13 @@ def score_many(items: Sequence[tuple[str, str, str, str | None]],
     wn = wordnet()
     cands = [candidate_synsets(w, p) for w, _, p, _ in items]
     domains = []
-    for (_, context, _, kind), cs in zip(items, cands, strict=True):
+    for (word, context, _, kind), cs in zip(items, cands, strict=True):
         token_set = frozenset(context_tokens(context))
-        lexnames = context_lexnames(token_set)
-        domains.append(np.array([domain_prior(c, token_set, lexnames, kind) for c in cs]))
+        # the word itself does not say which of its own senses' topics is meant
+        own = set(context_tokens(word.replace("_", " ")))
+        lexnames, topics = context_lexnames(token_set), context_topics(token_set - own)
+        domains.append(np.array([domain_prior(c, token_set, lexnames, kind, topics)
+                                 for c in cs]))
     embedded = [np.ones(len(cs), bool) if all_senses or not (d >= 0).any() else d >= 0
                 for cs, d in zip(cands, domains, strict=True)]
     _EMBEDDINGS.get([gloss_text(c, w) for (w, *_), cs, e in zip(items, cands, embedded,
