@@ -35,7 +35,7 @@ DATASETS = ("hmdb51", "ucf101", "kinetics400")
 def case_items(cases: list[dict]) -> tuple[list, list]:
     """(WSD items, index of each case's item or None) as the build makes them."""
     from corpus.entities import class_name_source, normalise_units
-    from corpus.entities.entity_corpus import wordnet_lookup
+    from corpus.entities.entity_corpus import phrase_modifiers, wordnet_lookup
     from corpus.entities.kinds import KIND_POS, MOTIONS, OBJECTS
 
     labels = sorted({c["class"] for c in cases if c["kind"] is None})
@@ -53,7 +53,7 @@ def case_items(cases: list[dict]) -> tuple[list, list]:
             continue
         pos = c.get("pos") or KIND_POS.get(kind or OBJECTS, "n")
         index.append(len(items))
-        items.append((match.lemma, c["context"], pos, kind))
+        items.append((match.lemma, c["context"], pos, kind, phrase_modifiers(match, c["word"])))
     return items, index
 
 
