@@ -40,7 +40,7 @@ DEFAULT_METHOD = "combined"
 
 # combined score = cosine + prior * log P(sense | word) + kind * [sense kind == source kind]
 #                  + domain * domain_prior(sense, context)
-COMBINED_WEIGHTS = {"prior": 0.12, "kind": 0.20, "domain": 0.10}
+COMBINED_WEIGHTS = {"prior": 0.10, "kind": 0.15, "domain": 0.10}
 # Softmax temperature that turns cosine-scale scores into a confidence.
 CONFIDENCE_TEMPERATURE = 0.05
 ENCODE_BATCH = 128
