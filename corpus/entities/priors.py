@@ -13,13 +13,15 @@ Favoured (+1):
   part holonyms, transitively) — hand, knee, eye; not the head of a muscle or of a bone;
 - a person (noun.person), an animal (people ride, pet, feed and walk them), sports
   equipment, tools, clothing, instruments and vehicles people handle, a place people
-  act in (noun.location, or under structure/facility/area/geological formation);
+  act in (noun.location, under structure/facility/area/geological formation, or any
+  sense kinds.py types as a scene);
   when the source gave a kind, only senses of that kind are favoured.
 
 Penalised (-1) unless licensed by the context:
 - a topic domain the context does not name (knight.n.02 is in `chess`, cavalry.n.01
   in `military`, a read/write head in `computer_science`); 0 when the context names
-  it, and for a sport's domain;
+  it — by one of the domain's words, or by a word whose first noun sense or one of its
+  hypernyms is in that domain ("army" names `military`) — and for a sport's domain;
 - animal anatomy (a body part in noun.animal: stifle.n.01, the quadruped's knee),
   licensed by an animal in the context;
 - the food sense of a thing (noun.food: "the flesh of a chicken"), licensed by an

@@ -19,7 +19,9 @@ speech, all given a context (the class name plus a description of the action):
 
 Every method returns the chosen synset, a confidence in [0, 1] and the runner-up.
 Phrases are looked up by their WordNet spelling (lemmas.py): the caller passes the
-compound WordNet lists (`baseball_glove`) or the phrase's head.
+compound WordNet lists (`baseball_glove`) or the phrase's head, and then the words
+outside it, which rule senses out for the combined method (modifier_fits: a
+"plastic egg" is no ovum).
 """
 
 import math
