@@ -25,7 +25,7 @@ Penalised (-1) unless licensed by the context:
 - animal anatomy (a body part in noun.animal: stifle.n.01, the quadruped's knee),
   licensed by an animal in the context;
 - the food sense of a thing (noun.food: "the flesh of a chicken"), licensed by an
-  eating word or a food in the context;
+  eating word, a food or a cooking verb ("making a cake") in the context;
 - a person in a commercial role (under businessperson/capitalist: the poker dealer as
   a trader), licensed by buying, selling or paying in the context;
 - abstract domains no video shows as a thing: groups, possession (commerce),
@@ -56,18 +56,26 @@ COMMERCE_ROOTS = ("businessperson.n.01", "capitalist.n.02")
 COMMERCE_LEXNAMES = frozenset({"verb.possession", "noun.possession"})
 # What licenses the food sense: a context word whose first sense is eating or drinking,
 # or a food ("eating watermelon", "cooking chicken").
-FOOD_LEXNAMES = frozenset({"verb.consumption", "noun.food"})
+# A cooking verb licenses it too: any verb sense under cook (the senses "make" and
+# "prepare" share with cook.v.02 included).
+COOKING = "cooking"
+COOKING_ROOTS = frozenset({"cook.v.01", "cook.v.02", "cook.v.03"})
+FOOD_LEXNAMES = frozenset({"verb.consumption", "noun.food", COOKING})
 
 
 @cache
 def _first_lexnames(word: str) -> frozenset[str]:
-    """Lexicographer files of a context word's first noun and first verb sense."""
+    """Lexicographer files of a context word's first noun and first verb sense, and
+    COOKING when one of its verb senses is cooking ("making" a cake, "baking")."""
     wn = wordnet()
     out = set()
     for pos in ("n", "v"):
         senses = wn.synsets(word, pos=pos)
         if senses:
             out.add(senses[0].lexname())
+    if any(not hypernym_closure(v.name()).isdisjoint(COOKING_ROOTS)
+           for v in wn.synsets(word, pos="v")):
+        out.add(COOKING)
     return frozenset(out)
 
 

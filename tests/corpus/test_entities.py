@@ -401,3 +401,14 @@ def test_the_build_passes_a_phrase_modifiers_to_the_sense_choice():
     egg = next(e for e in corpus.entities if e.text == "plastic egg")
     assert egg.synset is None and egg.description  # none fits, still described
     assert next(e for e in corpus.entities if e.text == "basket").synset == "basket.n.01"
+
+
+def test_a_cooking_verb_licenses_the_food_sense():
+    """"making" has a cooking sense (cook.v.02: make, prepare), so a cake being made is
+    the baked good; in a washing class the food sense stays penalised."""
+    [made] = score_many([("cake", "making a cake: cake", "n", "objects")])
+    assert made.domain[made.candidates.index("cake.n.03")] == 0
+    assert made.choose().synset == "cake.n.03"
+    [washed] = score_many([("cake", "washing hands: a cake of soap by the sink", "n",
+                            "objects")])
+    assert washed.domain[washed.candidates.index("cake.n.03")] < 0
