@@ -144,6 +144,12 @@ def wordnet_lookup(text: str, head: str | None, n_words: int) -> CompoundMatch |
     return compound_match(text, head)
 
 
+def phrase_modifiers(match: CompoundMatch, text: str) -> tuple[str, ...]:
+    """The words of a phrase outside its WordNet match; none for a word or a compound
+    WordNet lists whole."""
+    return () if match.whole else tuple(match.modifiers(text))
+
+
 def _modifier_clause(modifiers: list[str], before: bool) -> str:
     """How the words outside the WordNet match relate to it [ours]: a gerund says what
     the thing is for ("a track for running"), a place where it is ("a table in a
@@ -234,11 +240,11 @@ def build_entity_corpus(vocabulary: Vocabulary,
             for link in r["links"]:
                 label, texts = contexts.get(link.class_id, (str(link.class_id), ()))
                 items.append((word, wsd_context(label, texts, r["text"]), pos,
-                              r["source_kind"]))
+                              r["source_kind"], phrase_modifiers(r["match"], r["text"])))
                 owners.append((r["text"], link.class_id))
         else:
             items.append((word, GENERIC_CONTEXT.format(word=r["text"]), pos,
-                          r["source_kind"]))
+                          r["source_kind"], phrase_modifiers(r["match"], r["text"])))
             owners.append((r["text"], None))
     scored = score_many(items)
     per_entity: dict[str, dict] = {}

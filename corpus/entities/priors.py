@@ -13,17 +13,19 @@ Favoured (+1):
   part holonyms, transitively) — hand, knee, eye; not the head of a muscle or of a bone;
 - a person (noun.person), an animal (people ride, pet, feed and walk them), sports
   equipment, tools, clothing, instruments and vehicles people handle, a place people
-  act in (noun.location, or under structure/facility/area/geological formation);
+  act in (noun.location, under structure/facility/area/geological formation, or any
+  sense kinds.py types as a scene);
   when the source gave a kind, only senses of that kind are favoured.
 
 Penalised (-1) unless licensed by the context:
 - a topic domain the context does not name (knight.n.02 is in `chess`, cavalry.n.01
   in `military`, a read/write head in `computer_science`); 0 when the context names
-  it, and for a sport's domain;
+  it — by one of the domain's words, or by a word whose first noun sense or one of its
+  hypernyms is in that domain ("army" names `military`) — and for a sport's domain;
 - animal anatomy (a body part in noun.animal: stifle.n.01, the quadruped's knee),
   licensed by an animal in the context;
 - the food sense of a thing (noun.food: "the flesh of a chicken"), licensed by an
-  eating word or a food in the context;
+  eating word, a food or a cooking verb ("making a cake") in the context;
 - a person in a commercial role (under businessperson/capitalist: the poker dealer as
   a trader), licensed by buying, selling or paying in the context;
 - abstract domains no video shows as a thing: groups, possession (commerce),
@@ -54,18 +56,26 @@ COMMERCE_ROOTS = ("businessperson.n.01", "capitalist.n.02")
 COMMERCE_LEXNAMES = frozenset({"verb.possession", "noun.possession"})
 # What licenses the food sense: a context word whose first sense is eating or drinking,
 # or a food ("eating watermelon", "cooking chicken").
-FOOD_LEXNAMES = frozenset({"verb.consumption", "noun.food"})
+# A cooking verb licenses it too: any verb sense under cook (the senses "make" and
+# "prepare" share with cook.v.02 included).
+COOKING = "cooking"
+COOKING_ROOTS = frozenset({"cook.v.01", "cook.v.02", "cook.v.03"})
+FOOD_LEXNAMES = frozenset({"verb.consumption", "noun.food", COOKING})
 
 
 @cache
 def _first_lexnames(word: str) -> frozenset[str]:
-    """Lexicographer files of a context word's first noun and first verb sense."""
+    """Lexicographer files of a context word's first noun and first verb sense, and
+    COOKING when one of its verb senses is cooking ("making" a cake, "baking")."""
     wn = wordnet()
     out = set()
     for pos in ("n", "v"):
         senses = wn.synsets(word, pos=pos)
         if senses:
             out.add(senses[0].lexname())
+    if any(not hypernym_closure(v.name()).isdisjoint(COOKING_ROOTS)
+           for v in wn.synsets(word, pos="v")):
+        out.add(COOKING)
     return frozenset(out)
 
 
@@ -88,12 +98,38 @@ def _topic_words(synset_name: str) -> tuple[frozenset[str], bool]:
     return frozenset(words), licensed
 
 
+@cache
+def _topic_names(synset_name: str) -> frozenset[str]:
+    return frozenset(d.name() for d in wordnet().synset(synset_name).topic_domains())
+
+
+def _in_topics(synset_name: str, topics: frozenset[str]) -> bool:
+    return not _topic_names(synset_name).isdisjoint(topics)
+
+
 def context_lexnames(tokens: Iterable[str]) -> frozenset[str]:
     return frozenset(x for t in tokens if len(t) > 2 for x in _first_lexnames(t))
 
 
+@cache
+def _first_topics(word: str) -> frozenset[str]:
+    """Topic domains of a context word's first noun sense and of its hypernyms: "army"
+    is in `military`; "guitar" is a musical instrument, and instruments are in `music`."""
+    senses = wordnet().synsets(word, pos="n")
+    if not senses:
+        return frozenset()
+    wn = wordnet()
+    return frozenset(d.name() for name in hypernym_closure(senses[0].name())
+                     for d in wn.synset(name).topic_domains())
+
+
+def context_topics(tokens: Iterable[str]) -> frozenset[str]:
+    """The topic domains the context's words belong to (see _first_topics)."""
+    return frozenset(x for t in tokens if len(t) > 2 for x in _first_topics(t))
+
+
 def domain_prior(synset_name: str, tokens: frozenset[str], lexnames: frozenset[str],
-                 kind: str | None = None) -> float:
+                 kind: str | None = None, topics: frozenset[str] = frozenset()) -> float:
     """+1, 0 or -1 for a sense in a context (its word tokens and their lexnames). A
     favoured sense gets +1 only when its kind is the kind the source gave (`kind`, when
     that is an entity kind): "the top of something" is a place, not the head a
@@ -105,7 +141,8 @@ def domain_prior(synset_name: str, tokens: frozenset[str], lexnames: frozenset[s
     closure = hypernym_closure(synset_name)
     topic_words, topic_licensed = _topic_words(synset_name)
     if topic_words:
-        return 0.0 if topic_licensed or not tokens.isdisjoint(topic_words) else -1.0
+        named = not tokens.isdisjoint(topic_words) or _in_topics(synset_name, topics)
+        return 0.0 if topic_licensed or named else -1.0
     if kind == MOTIONS and lexname == "noun.act":  # a class's own action ("jump")
         return 1.0
     if lexname == "noun.animal" and "body_part.n.01" in closure:
@@ -123,6 +160,7 @@ def domain_prior(synset_name: str, tokens: frozenset[str], lexnames: frozenset[s
     if lexname == "noun.body":
         return favour if _part_of_body(synset_name) else 0.0
     if (lexname in ("noun.person", "noun.location", "noun.animal")
-            or not closure.isdisjoint(PLACE_ROOTS) or not closure.isdisjoint(EQUIPMENT_ROOTS)):
+            or not closure.isdisjoint(PLACE_ROOTS) or not closure.isdisjoint(EQUIPMENT_ROOTS)
+            or wordnet_kind(synset_name) == SCENES):
         return favour
     return 0.0

@@ -19,7 +19,9 @@ speech, all given a context (the class name plus a description of the action):
 
 Every method returns the chosen synset, a confidence in [0, 1] and the runner-up.
 Phrases are looked up by their WordNet spelling (lemmas.py): the caller passes the
-compound WordNet lists (`baseball_glove`) or the phrase's head.
+compound WordNet lists (`baseball_glove`) or the phrase's head, and then the words
+outside it, which rule senses out for the combined method (modifier_fits: a
+"plastic egg" is no ovum).
 """
 
 import math
@@ -30,17 +32,17 @@ from functools import cache
 
 import numpy as np
 
-from corpus.entities.kinds import wordnet_kind
+from corpus.entities.kinds import hypernym_closure, wordnet_kind
 from corpus.entities.lemmas import wordnet_spelling
 from corpus.entities.models import sentence_encoder, wordnet
-from corpus.entities.priors import context_lexnames, domain_prior
+from corpus.entities.priors import context_lexnames, context_topics, domain_prior
 
 METHODS = ("lesk", "embedding", "combined")
 DEFAULT_METHOD = "combined"
 
 # combined score = cosine + prior * log P(sense | word) + kind * [sense kind == source kind]
 #                  + domain * domain_prior(sense, context)
-COMBINED_WEIGHTS = {"prior": 0.12, "kind": 0.20, "domain": 0.10}
+COMBINED_WEIGHTS = {"prior": 0.10, "kind": 0.15, "domain": 0.10}
 # Softmax temperature that turns cosine-scale scores into a confidence.
 CONFIDENCE_TEMPERATURE = 0.05
 ENCODE_BATCH = 128
@@ -79,6 +81,7 @@ class SenseScores:
     log_prior: np.ndarray  # (S,) log P(sense | word) from lemma counts, add-one smoothed
     kind_match: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (S,) 0/1
     domain: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (S,) -1/0/+1
+    fits: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # (S,) phrase fit
 
     def scores(self, method: str) -> np.ndarray:
         if method == "lesk":
@@ -94,14 +97,26 @@ class SenseScores:
                 # penalised senses compete only when every sense is penalised
                 score = np.where(self.domain < 0, -np.inf, score) if (
                     self.domain >= 0).any() else score
+            if self.fits.size:  # a sense the phrase's modifiers rule out is no candidate
+                score = np.where(self.fits, score, -np.inf)
             return score.astype(np.float64)
         raise ValueError(f"unknown WSD method {method!r}; choose from {METHODS}")
+
+    def _none_fits(self) -> bool:
+        """Every sense is penalised by the domain prior, or every sense the domain
+        prior leaves is ruled out by the phrase's modifiers."""
+        if self.domain.size and (self.domain < 0).all():
+            return True
+        if self.fits.size:
+            left = self.domain >= 0 if self.domain.size and (self.domain >= 0).any() else True
+            return not (self.fits & left).any()
+        return False
 
     def choose(self, method: str = DEFAULT_METHOD) -> SenseChoice:
         if not self.candidates:
             return SenseChoice(self.word, self.pos, method, None, 0.0, None, None)
-        if method == "combined" and self.domain.size and (self.domain < 0).all():
-            return SenseChoice(self.word, self.pos, method, None, 0.0, None, None)  # none fits
+        if method == "combined" and self._none_fits():
+            return SenseChoice(self.word, self.pos, method, None, 0.0, None, None)
         scores = self.scores(method)
         order = [int(i) for i in np.argsort(-scores, kind="stable")]
         if method == "lesk":
@@ -146,11 +161,12 @@ def gloss_text(synset_name: str, word: str | None = None) -> str:
     """What the embedding method compares the context with: "lemma names: gloss",
     without the lemma names that contain the word being disambiguated [ours]: they
     would match the word in the context whatever it means there ("horse, gymnastic
-    horse" drew a riding class to the gymnastic horse)."""
+    horse" drew a riding class to the gymnastic horse), closed compounds included
+    ("joystick" drew the sticks of nunchucks to the pilot's control stick)."""
     synset = wordnet().synset(synset_name)
     parts = set((word or "").lower().replace("-", "_").split("_")) - {""}
     names = [n.replace("_", " ") for n in synset.lemma_names()
-             if parts.isdisjoint(n.lower().replace("-", "_").split("_"))]
+             if not any(p in n.lower() for p in parts)]
     return f"{', '.join(names)}: {synset.definition()}" if names else synset.definition()
 
 
@@ -219,32 +235,63 @@ def _context_vector(context: str) -> np.ndarray:
     return v / max(float(np.linalg.norm(v)), 1e-12)
 
 
-def score_many(items: Sequence[tuple[str, str, str, str | None]],
-               all_senses: bool = False) -> list[SenseScores]:
+@cache
+def _material(word: str) -> bool:
+    """A modifier whose first noun sense is a substance: "plastic", "clay", "rubber"."""
+    senses = wordnet().synsets(word, pos="n")
+    return bool(senses) and senses[0].lexname() == "noun.substance"
+
+
+@cache
+def _made_thing(synset_name: str) -> bool:
+    """A sense that can be made of a material: an artifact or a substance."""
+    return (wordnet().synset(synset_name).lexname() == "noun.substance"
+            or "artifact.n.01" in hypernym_closure(synset_name))
+
+
+def modifier_fits(candidates: Sequence[str], modifiers: Sequence[str]) -> np.ndarray:
+    """Which senses of a phrase's head the phrase can mean when WordNet lists only the
+    head [ours]: a thing made of the material a modifier names is an artifact or a
+    substance, so a "plastic egg" is not an ovum and a "rubber duck" not a bird. No
+    sense fitting is "none fits"."""
+    if not any(_material(m) for m in modifiers):
+        return np.ones(len(candidates), bool)
+    return np.array([_made_thing(c) for c in candidates], bool)
+
+
+def score_many(items: Sequence[tuple], all_senses: bool = False) -> list[SenseScores]:
     """Score every candidate sense of many (word, context, pos, source kind) at once:
     glosses and contexts are embedded in batches. The glosses of senses the domain
     prior penalises are embedded only with `all_senses` (for the Lesk and embedding
     baselines) or when every sense of the word is penalised: the combined method never
-    picks them otherwise, and skipping them halves the embedding work."""
+    picks them otherwise, and skipping them halves the embedding work.
+
+    An item is (word, context, pos, source kind) or, for a phrase of which WordNet
+    lists only a part, (lemma, context, pos, source kind, modifiers): the phrase's
+    words outside the part, which rule senses out (modifier_fits)."""
     from nltk.wsd import lesk
 
     wn = wordnet()
-    cands = [candidate_synsets(w, p) for w, _, p, _ in items]
+    items = [(*item[:4], tuple(item[4]) if len(item) > 4 else ()) for item in items]
+    cands = [candidate_synsets(w, p) for w, _, p, _, _ in items]
     domains = []
-    for (_, context, _, kind), cs in zip(items, cands, strict=True):
+    for (word, context, _, kind, _), cs in zip(items, cands, strict=True):
         token_set = frozenset(context_tokens(context))
-        lexnames = context_lexnames(token_set)
-        domains.append(np.array([domain_prior(c, token_set, lexnames, kind) for c in cs]))
+        # the word itself does not say which of its own senses' topics is meant
+        own = set(context_tokens(word.replace("_", " ")))
+        lexnames, topics = context_lexnames(token_set), context_topics(token_set - own)
+        domains.append(np.array([domain_prior(c, token_set, lexnames, kind, topics)
+                                 for c in cs]))
     embedded = [np.ones(len(cs), bool) if all_senses or not (d >= 0).any() else d >= 0
                 for cs, d in zip(cands, domains, strict=True)]
     _EMBEDDINGS.get([gloss_text(c, w) for (w, *_), cs, e in zip(items, cands, embedded,
                                                                 strict=True)
                      for c, keep in zip(cs, e, strict=True) if keep]
-                    + [p for (_, ctx, _, _), cs in zip(items, cands, strict=True) if cs
+                    + [p for (_, ctx, *_), cs in zip(items, cands, strict=True) if cs
                        for p in context_parts(ctx)])
     out = []
-    for (word, context, pos, kind), cs, domain, keep in zip(items, cands, domains, embedded,
-                                                           strict=True):
+    for (word, context, pos, kind, modifiers), cs, domain, keep in zip(
+            items, cands, domains, embedded, strict=True):
         if not cs:
             empty = np.zeros(0)
             out.append(SenseScores(word, pos, (), empty, None, empty, empty, empty, empty))
@@ -254,12 +301,15 @@ def score_many(items: Sequence[tuple[str, str, str, str | None]],
         ctx_vec = _context_vector(context)
         cosine = np.full(len(cs), -1.0)  # a sense not embedded is never the best match
         kept = [c for c, k in zip(cs, keep, strict=True) if k]
-        cosine[keep] = np.stack(_EMBEDDINGS.get([gloss_text(c, word) for c in kept])) @ ctx_vec
+        glosses = np.stack(_EMBEDDINGS.get([gloss_text(c, word) for c in kept]))
+        cosine[keep] = glosses @ ctx_vec
+        fits = modifier_fits(cs, modifiers) if modifiers else np.zeros(0, bool)
         kind_match = np.array([float(kind is not None and wordnet_kind(c) == kind)
                                for c in cs])
         out.append(SenseScores(word, pos, cs, lesk_overlaps(tokens, cs),
                                pick.name() if pick is not None else cs[0],
-                               cosine, np.array(log_prior(word, pos)), kind_match, domain))
+                               cosine, np.array(log_prior(word, pos)), kind_match, domain,
+                               fits))
     return out
 
 

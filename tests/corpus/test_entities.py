@@ -345,3 +345,70 @@ def test_each_class_keeps_its_own_sense():
     described = {c.class_id: c.description for c in corpus.class_entities
                  if c.entity_id == "horse"}
     assert "quadruped" in described[0] and "gymnastic" in described[1]
+
+
+# --- mechanisms added on the tuning half's error families ----------------------------
+
+def test_a_topic_domain_is_licensed_by_a_context_word_in_that_domain():
+    """tank.n.01 is in WordNet's `military` domain: "army" (whose first sense is in
+    it) licenses it; the word "tank" itself does not."""
+    [army] = score_many([("tank", "an army tank rolls across the desert", "n", "objects")])
+    assert army.domain[army.candidates.index("tank.n.01")] == 0
+    assert army.choose().synset == "tank.n.01"
+    [scuba] = score_many([("tank", "scuba diving: the diver checks the air tank", "n",
+                           "objects")])
+    assert scuba.domain[scuba.candidates.index("tank.n.01")] < 0
+
+
+def test_a_place_of_the_scene_kind_is_favoured_whatever_its_lexicographer_file():
+    """arena.n.04 (a playing field, a noun.artifact under geographical area) is a scene
+    as much as stadium.n.01 is."""
+    from corpus.entities.priors import domain_prior
+
+    assert domain_prior("arena.n.04", frozenset(), frozenset(), "scenes") == 1.0
+    assert disambiguate("arena", "riding mechanical bull: arena", "n",
+                        kind="scenes").synset == "arena.n.04"
+
+
+def test_lemma_names_that_contain_the_word_are_left_out_of_the_gloss_text():
+    from corpus.entities.wsd import gloss_text
+
+    assert "joystick" not in gloss_text("stick.n.03", "stick")
+    assert gloss_text("stick.n.03", "lever").startswith("stick, control stick, joystick:")
+    nunchucks = ("nunchucks: He swings the free stick in fast figure-eight patterns. "
+                 "The wrist flicks to whirl the chained stick around.")
+    assert disambiguate("stick", nunchucks, "n", kind="objects").synset == "stick.n.01"
+
+
+def test_a_material_modifier_rules_out_senses_that_are_not_made_things():
+    """A plastic egg is not an ovum nor a hen's egg: no sense of "egg" fits; a clay
+    floor can be the floor of a room."""
+    ctx = "egg hunting: A child bends down and grabs an egg from grass or bushes."
+    [plastic] = score_many([("egg", ctx, "n", "objects", ("plastic",))])
+    assert not plastic.fits.any() and plastic.choose().synset is None
+    assert plastic.choose("embedding").synset is not None  # the baselines still answer
+    [plain] = score_many([("egg", ctx, "n", "objects")])
+    assert plain.choose().synset is not None
+    [clay] = score_many([("floor", "sumo wrestling: clay floor", "n", "objects", ("clay",))])
+    assert clay.choose().synset == "floor.n.01"
+
+
+def test_the_build_passes_a_phrase_modifiers_to_the_sense_choice():
+    raw = {0: {"objects": ["plastic egg", "basket"]}}
+    contexts = {0: ("egg hunting", ["The egg goes into the basket."])}
+    corpus = build_entity_corpus(build_vocabulary({"curated": raw}, kinds=("objects",)),
+                                 contexts)
+    egg = next(e for e in corpus.entities if e.text == "plastic egg")
+    assert egg.synset is None and egg.description  # none fits, still described
+    assert next(e for e in corpus.entities if e.text == "basket").synset == "basket.n.01"
+
+
+def test_a_cooking_verb_licenses_the_food_sense():
+    """"making" has a cooking sense (cook.v.02: make, prepare), so a cake being made is
+    the baked good; in a washing class the food sense stays penalised."""
+    [made] = score_many([("cake", "making a cake: cake", "n", "objects")])
+    assert made.domain[made.candidates.index("cake.n.03")] == 0
+    assert made.choose().synset == "cake.n.03"
+    [washed] = score_many([("cake", "washing hands: a cake of soap by the sink", "n",
+                            "objects")])
+    assert washed.domain[washed.candidates.index("cake.n.03")] < 0
