@@ -24,11 +24,16 @@ from corpus.errors import SubtextError
 from corpus.plan import BuildRequest, plan_build
 from corpus.printable import printable
 from corpus.selection import ScoredClass
+from model.errors import LearnerError
+
+# Errors that mean bad input: the CLI prints their one line (the learner's too, for the
+# zero-shot flow).
+USER_ERRORS = (SubtextError, LearnerError)
 
 
 def _not_a_user_error(record: logging.LogRecord) -> bool:
     exc = record.exc_info[1] if record.exc_info else None
-    return not isinstance(exc, SubtextError)
+    return not isinstance(exc, USER_ERRORS)
 
 
 def _escape_controls(record: logging.LogRecord) -> bool:
