@@ -271,6 +271,15 @@ def test_bad_inputs_get_one_line(inputs, curated_bundle, tmp_path):
     assert sorted(p.name for p in curated_bundle.parent.iterdir()) == before
 
 
+@pytest.mark.slow
+def test_the_flow_refuses_bad_input_in_one_line(tmp_path):
+    """Through the flow (the default) the error is raised in a task: Prefect's console
+    must not print the failed task's state as a second line."""
+    one_error_line(cli("corpus", "assess", str(tmp_path), "-o", str(tmp_path / "o")),
+                   str(tmp_path), "manifest.json")
+    assert not (tmp_path / "o").exists()
+
+
 def test_measures_known_answers():
     classes = np.eye(3)
     texts = np.array([[1, 0.1, 0], [0.2, 1, 0], [1, 0, 0.1]])
