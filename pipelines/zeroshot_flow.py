@@ -43,8 +43,8 @@ def publish(report: dict, out: str) -> list:
                         f"mean ± std over {seeds} seeds, flags; {where}"),
         create_table_artifact(
             key="zeroshot-class-changes", table=class_change_rows(report),
-            description="The 10 biggest per-class gains and losses of each source "
-                        "(class+set) against the class names, in points"),
+            description="Each source's biggest per-class gains and losses (up to 10 each, "
+                        "class+set against the class names), in points"),
         create_table_artifact(
             key="zeroshot-tpp-correlation", table=correlation_rows(report),
             description="Does TPP predict zero-shot accuracy? (the papers: r² = 0.79 over "

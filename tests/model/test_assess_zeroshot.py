@@ -146,7 +146,16 @@ def test_known_answer_good_text_beats_class_names_bad_text_and_controls(imported
     assert half_class_of_class_names(imported_bundle, npz) == pytest.approx(
         report["bundles"][0]["baselines"]["class name"]["half_class_top1"]["mean"])
     assert "templates" in report["bundles"][0]["baselines"]
+    # TPP picks the good set of every class (it names the class): the selected variant is it.
+    pooled = report["bundles"][0]["pooled"]
+    assert set(pooled) == {"selected (TPP)", "all candidates"}
+    for variant in ("set", "class+set"):
+        assert pooled["selected (TPP)"][variant] == good[variant]
     assert good["per_class"]["improved"] >= 1
+    # The biggest changes each way, at most 10, biggest first.
+    for s, key, sign in ((good, "gains", -1), (bad, "losses", 1)):
+        deltas = [d["delta"] for d in s["per_class"][key]]
+        assert 1 <= len(deltas) <= 10 and deltas == sorted(deltas, key=lambda d: sign * d)
     p = good["per_class"]["percentiles"]
     assert list(p) == ["5", "25", "50", "75", "95"] and sorted(p.values()) == list(p.values())
     md = (out / "report.md").read_text()
@@ -312,7 +321,8 @@ def test_the_flow_publishes_artifacts(imported_bundle, tmp_path):
     artifacts, runs, tasks = asyncio.run(read_back())
     ours = [r for r in runs if r.parameters.get("out") == str(out)]
     assert [r.state_type.value for r in ours] == ["COMPLETED"]
-    assert [t.name.split("-")[0] for t in tasks if t.flow_run_id == ours[0].id] == ["zero"]
+    names = [t.name for t in tasks if t.flow_run_id == ours[0].id]
+    assert len(names) == 1 and names[0].startswith("zero-shot-"), names
     data = {a.key: json.loads(a.data) if a.type == "table" and isinstance(a.data, str)
             else a.data for a in artifacts if a.flow_run_id == ours[0].id}
     assert set(data) == set(ARTIFACTS)
