@@ -17,7 +17,7 @@ import pytest
 
 from corpus.assess import measures
 from corpus.assess.intrinsic import clip_token_counter
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, one_error_line
 
 N_CLASSES = 8
 NAMED = ["{} seen from the side", "a person {} slowly", "{} in one smooth motion",
@@ -242,13 +242,6 @@ def test_the_flow_publishes_artifacts(curated_bundle, tmp_path):
     table = json.loads(table) if isinstance(table, str) else table
     assert [r["source"] for r in table] == [s["source"] for s in result["assessment"]["sources"]]
     assert "retrieval.png" in artifacts["text-assessment-report"].data
-
-
-def one_error_line(done: subprocess.CompletedProcess, *needles: str) -> None:
-    assert done.returncode == 2, (done.stdout, done.stderr)
-    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
-    for n in needles:
-        assert n in done.stderr, done.stderr
 
 
 @pytest.mark.slow

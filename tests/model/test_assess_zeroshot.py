@@ -17,6 +17,7 @@ import pytest
 from model.assess.correlation import correlation, ranks
 from model.assess.variants import derangement, set_embedding, unit
 from model.bundle import load_text_embeddings
+from tests.conftest import one_error_line
 from tests.model.conftest import REPO, run_module, subtext_command
 
 GOOD = ["{} seen from the side", "a person {} slowly", "{} in one smooth motion",
@@ -99,14 +100,6 @@ def half_class_of_class_names(bundle, npz):
     return float(np.mean(per_seed))
 
 
-def one_error_line(done, *needles):
-    """Exit 2, one line on stderr naming the input and the problem, no traceback."""
-    assert done.returncode == 2, (done.stdout, done.stderr)
-    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
-    for needle in needles:
-        assert re.search(needle, done.stderr), (needle, done.stderr)
-
-
 def by_source(report):
     return {s["source"].split("/")[0] + ("/good" if "good" in s["source"] else "/bad"): s
             for s in report["bundles"][0]["sources"]}
@@ -185,22 +178,22 @@ def test_subtext_eval_zeroshot_is_the_same_command(imported_bundle, tmp_path):
 @pytest.mark.parametrize("arrays, message", [
     ({"features": np.zeros((4, 128), np.float32)}, "no 'labels' array"),
     ({"features": np.zeros((4, 2, 3, 128), np.float32), "labels": np.zeros(4, int)},
-     r"'features' must be float \(V, T, D\) or \(V, D\)"),
+     "'features' must be float (V, T, D) or (V, D)"),
     ({"features": np.zeros((4, 128), np.float32), "labels": np.array([0, 1, 2, 99])},
-     r"1 label\(s\) outside 0..9"),
+     "1 label(s) outside 0..9"),
     ({"features": np.zeros((4, 64), np.float32), "labels": np.zeros(4, int)},
      "dimension 64"),
     ({"features": np.zeros((4, 128), np.float32), "labels": np.zeros(3, int)},
      "4 feature rows but 3 labels"),
     ({"features": np.zeros((2, 128), np.float32), "labels": np.zeros(2, int),
-      "class_names": np.array(["juggling"])}, r"not in the bundle, e.g. \['juggling'\]"),
+      "class_names": np.array(["juggling"])}, "not in the bundle, e.g. ['juggling']"),
 ])
 def test_bad_npz_gets_one_clear_line(imported_bundle, tmp_path, arrays, message):
     path = tmp_path / "bad.npz"
     np.savez(path, **arrays)
     done = run_module(["model.assess.zeroshot", "--features", str(path), "--bundle",
                        str(imported_bundle), "-o", str(tmp_path / "o"), "--no-encoder"])
-    one_error_line(done, re.escape(str(path)), message)
+    one_error_line(done, str(path), message)
     assert not (tmp_path / "o").exists()
 
 
@@ -209,11 +202,11 @@ def test_not_an_npz_and_missing_encoder(imported_bundle, tmp_path):
     junk.write_text("not a zip")
     done = run_module(["model.assess.zeroshot", "--features", str(junk), "--bundle",
                        str(imported_bundle), "-o", str(tmp_path / "o")])
-    one_error_line(done, re.escape(str(junk)), "not a readable .npz")
+    one_error_line(done, str(junk), "not a readable .npz")
     npz = known_answer_videos(imported_bundle, tmp_path / "f.npz", per_class=1)
     done = run_module(["model.assess.zeroshot", "--features", str(npz), "--bundle",
                        str(imported_bundle), "-o", str(tmp_path / "o"), "--encoder", "vit-x"])
-    one_error_line(done, re.escape(str(imported_bundle / "manifest.json")),
+    one_error_line(done, str(imported_bundle / "manifest.json"),
                    "bundle has no encoder 'vit-x'")
     assert not (tmp_path / "o").exists()
 
@@ -234,7 +227,7 @@ def test_bundle_without_clip_embeddings(imported_bundle, tmp_path):
     npz = known_answer_videos(imported_bundle, tmp_path / "f.npz", per_class=1)
     done = run_module(["model.assess.zeroshot", "--features", str(npz), "--bundle", str(out),
                        "-o", str(tmp_path / "o"), "--no-encoder"])
-    one_error_line(done, re.escape(str(out / "manifest.json")),
+    one_error_line(done, str(out / "manifest.json"),
                    "bundle has no open_clip encoder with word embeddings")
     assert not (tmp_path / "o").exists()
 
@@ -259,7 +252,7 @@ def test_real_feature_cache_and_its_weights_check(bundle_dir, features, imported
     assert built.returncode == 0, built.stderr[-2000:]
     done = run_module(["model.assess.zeroshot", "--features", str(features["val"]),
                        "--bundle", str(out), "-o", str(tmp_path / "o2"), "--no-encoder"])
-    one_error_line(done, "made by visual weights", re.escape(str(features["val"])))
+    one_error_line(done, "made by visual weights", str(features["val"]))
     assert not (tmp_path / "o2").exists()
 
 
@@ -369,5 +362,5 @@ def test_the_flow_refuses_bad_input_in_one_line(imported_bundle, tmp_path):
     done = subprocess.run([*subtext_command(), "eval", "zeroshot", "--features", str(path),
                            "--bundle", str(imported_bundle), "-o", str(tmp_path / "o"),
                            "--no-encoder"], cwd=REPO, capture_output=True, text=True)
-    one_error_line(done, re.escape(str(path)), r"1 label\(s\) outside 0..9")
+    one_error_line(done, str(path), "1 label(s) outside 0..9")
     assert not (tmp_path / "o").exists()
