@@ -125,7 +125,7 @@ def choose_encoder(manifest: dict, encoder_id: str | None, root: Path) -> dict:
     if not usable:
         raise LearnerError(f"{root / 'manifest.json'}: bundle has no open_clip encoder with "
                            f"word embeddings (encoders: {[e['id'] for e in encoders]}); build "
-                           f"it with an open_clip encoder")
+                           f"it with an open_clip encoder or add one (`subtext corpus embed`)")
     return usable[0]
 
 
