@@ -29,13 +29,16 @@ def source_rows(bundle: dict) -> list[dict]:
     """One bundle's table as rows (the report's table, the flow's table artifact): the
     baselines, the pooled variants and each source's two variants with its control bands
     (top-1 mean ± std over seeds) and flags, in %."""
+    def band(controls: dict | None, key: str) -> str:
+        if controls is None:
+            return ""  # a baseline or pooled variant: no controls of its own
+        return pm(controls[key]["top1"]) if key in controls else "–"
+
     def row(text, coverage, metrics, controls=None, tpp=None, flags=""):
         return {"bundle": bundle["bundle"], "text": text, "coverage": f"{pct(coverage)} %",
                 "top-1": pct(metrics["top1"]), "top-5": pct(metrics["top5"]),
                 "half-class top-1": pm(metrics["half_class_top1"]),
-                **{col: ("" if controls is None else pm(controls[key]["top1"])
-                         if key in controls else "–")
-                   for col, key in CONTROL_COLUMNS.items()},
+                **{col: band(controls, key) for col, key in CONTROL_COLUMNS.items()},
                 "mean TPP": "" if tpp is None else fmt(tpp), "flags": flags}
 
     rows = [row(name, 1.0, metrics) for name, metrics in bundle["baselines"].items()]
