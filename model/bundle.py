@@ -109,20 +109,23 @@ def verified_path(root: Path, manifest: dict, name: str) -> Path:
     return path
 
 
-def choose_encoder(manifest: dict, encoder_id: str | None) -> dict:
+def choose_encoder(manifest: dict, encoder_id: str | None, root: Path) -> dict:
+    """The encoder entry whose embeddings the learner reads; an error names the bundle's
+    manifest (the file that lists its encoders)."""
     encoders = manifest.get("encoders") or []
     if encoder_id is not None:
         for entry in encoders:
             if entry["id"] == encoder_id:
                 return entry
-        raise LearnerError(f"bundle has no encoder {encoder_id!r}; it has "
-                           f"{[e['id'] for e in encoders]}")
+        raise LearnerError(f"{root / 'manifest.json'}: bundle has no encoder {encoder_id!r}; "
+                           f"it has {[e['id'] for e in encoders]}")
     # The heads need word embeddings, which only CLIP-style text encoders store.
     usable = [e for e in encoders if e.get("tokens") and e.get("library", "").startswith(
         "open_clip")]
     if not usable:
-        raise LearnerError(f"bundle has no open_clip encoder with word embeddings (encoders: "
-                           f"{[e['id'] for e in encoders]}); build it with an open_clip encoder")
+        raise LearnerError(f"{root / 'manifest.json'}: bundle has no open_clip encoder with "
+                           f"word embeddings (encoders: {[e['id'] for e in encoders]}); build "
+                           f"it with an open_clip encoder or add one (`subtext corpus embed`)")
     return usable[0]
 
 
@@ -161,7 +164,7 @@ def load_knowledge(root: Path, manifest: dict, emb: list[dict], table: str) -> K
 def load_bundle(root: str | Path, encoder_id: str | None = None) -> Bundle:
     root = Path(root)
     manifest = read_manifest(root)
-    encoder = choose_encoder(manifest, encoder_id)
+    encoder = choose_encoder(manifest, encoder_id, root)
     emb_name = encoder.get("file") or contract.embeddings_file(encoder["id"])
     classes = pq.read_table(verified_path(root, manifest, "classes.parquet")).to_pylist()
     subtexts = pq.read_table(verified_path(root, manifest, "subtexts.parquet")).to_pylist()
@@ -236,7 +239,7 @@ class TextEmbeddings:
 def load_text_embeddings(root: str | Path, encoder_id: str | None = None) -> TextEmbeddings:
     root = Path(root)
     manifest = read_manifest(root)
-    encoder = choose_encoder(manifest, encoder_id)
+    encoder = choose_encoder(manifest, encoder_id, root)
     emb_name = encoder.get("file") or contract.embeddings_file(encoder["id"])
     classes = sorted(pq.read_table(verified_path(root, manifest, "classes.parquet")).to_pylist(),
                      key=lambda r: r["class_id"])

@@ -1,5 +1,6 @@
 """The intrinsic assessment as a Prefect flow: `corpus.assess.assess_bundle` as one task,
-then the summary table and the plots' paths published as artifacts for the UI.
+then the summary table and the plots' paths published as artifacts for the UI. The
+zero-shot flow (pipelines/zeroshot_flow.py) publishes its report with the same helper.
 
 Like the build flow it runs on Prefect's ephemeral API unless PREFECT_API_URL points at a
 server (`make ui`).
@@ -34,19 +35,27 @@ def summary_rows(a: dict) -> list[dict]:
     return rows
 
 
+def report_artifact(key: str, lines: list[str], out: str | Path, files: list[str],
+                    description: str):
+    """A Markdown artifact: the report's lines, then where the report and its plots lie
+    (the UI shows text; the plots stay files beside the report)."""
+    plots = [f for f in files if str(f).endswith(".png")]
+    return create_markdown_artifact(
+        key=key, description=description,
+        markdown="\n".join([*lines, "", f"Report: `{Path(out).resolve() / 'report.md'}`", "",
+                            "Plots:", *[f"- `{Path(p).resolve()}`" for p in plots]]))
+
+
 def publish(result: dict) -> list:
     a = result["assessment"]
     table = create_table_artifact(
         key="text-assessment-summary", table=summary_rows(a),
         description=f"Intrinsic assessment of {a['bundle']} ({a['classes']} classes, "
                     f"retrieval by {a['tpp_encoder']}, chance top-1 {pct(a['chance']['top1'])} %)")
-    plots = [f for f in result["files"] if f.endswith(".png")]
-    report = create_markdown_artifact(
-        key="text-assessment-report",
-        markdown="\n".join([f"# Intrinsic assessment of `{a['bundle']}`", "",
-                            *summary_table(a), "", f"Report: `{result['out']}/report.md`", "",
-                            "Plots:", *[f"- `{Path(p).resolve()}`" for p in plots]]),
-        description="Summary table and the paths of the report and plots")
+    report = report_artifact(
+        "text-assessment-report",
+        [f"# Intrinsic assessment of `{a['bundle']}`", "", *summary_table(a)], result["out"],
+        result["files"], "Summary table and the paths of the report and plots")
     return [table, report]
 
 

@@ -364,11 +364,15 @@ def _corpus_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_eval_zeroshot(args: argparse.Namespace) -> int:
-    from model.assess.zeroshot import run
+    from model.assess.zeroshot import assess, run
     from model.errors import LearnerError
 
+    if args.plain:
+        runner = assess
+    else:
+        from pipelines.zeroshot_flow import run_zeroshot_flow as runner
     try:
-        return run(args)
+        return run(args, runner)
     except LearnerError as err:
         say(f"error: {err}", err=True)
         return 2
@@ -380,6 +384,7 @@ def _eval_commands(sub: argparse._SubParsersAction) -> None:
     z = sub.add_parser("zeroshot", help="training-free zero-shot of every text source in "
                        "bundles on frozen video features, with controls (docs/assess.md)")
     add_arguments(z)
+    z.add_argument("--plain", action="store_true", help="run without Prefect (no artifacts)")
     z.set_defaults(func=cmd_eval_zeroshot)
 
 

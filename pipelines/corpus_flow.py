@@ -24,11 +24,31 @@ from corpus.errors import SubtextError
 from corpus.plan import BuildRequest, plan_build
 from corpus.printable import printable
 from corpus.selection import ScoredClass
+from model.errors import LearnerError
+
+# Errors that mean bad input: the CLI prints their one line (the learner's too, for the
+# zero-shot flow).
+USER_ERRORS = (SubtextError, LearnerError)
+
+
+def _user_error_names() -> set[str]:
+    found, todo = set(), list(USER_ERRORS)
+    while todo:
+        cls = todo.pop()
+        found.add(cls.__name__)
+        todo += cls.__subclasses__()
+    return found
 
 
 def _not_a_user_error(record: logging.LogRecord) -> bool:
     exc = record.exc_info[1] if record.exc_info else None
-    return not isinstance(exc, SubtextError)
+    if isinstance(exc, USER_ERRORS):
+        return False
+    # A failed task's final state names its exception in text only ("Finished in state
+    # Failed('Task run encountered an exception LearnerError: …')"), with no exc_info.
+    message = record.getMessage()
+    return not (message.startswith("Finished in state Failed")
+                and any(f"exception {name}: " in message for name in _user_error_names()))
 
 
 def _escape_controls(record: logging.LogRecord) -> bool:

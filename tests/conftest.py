@@ -1,11 +1,21 @@
 """Shared test set-up: every test run gets its own caches and Prefect home."""
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def one_error_line(done: subprocess.CompletedProcess, *needles: str) -> None:
+    """Bad input: exit 2 and one line on stderr that holds every needle (the input's name,
+    the problem), no traceback."""
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
+    for n in needles:
+        assert n in done.stderr, (n, done.stderr)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -20,39 +20,74 @@ def fmt(x: float | None, digits: int = 2) -> str:
     return "–" if x is None else f"{x:.{digits}f}"
 
 
+CONTROL_COLUMNS = {"shuffled (set)": "shuffled:set",
+                   "random words (+class)": "random_words:class+set",
+                   "random chars (+class)": "random_characters:class+set"}
+
+
+def source_rows(bundle: dict) -> list[dict]:
+    """One bundle's table as rows (the report's table, the flow's table artifact): the
+    baselines, the pooled variants and each source's two variants with its control bands
+    (top-1 mean ± std over seeds) and flags, in %."""
+    def band(controls: dict | None, key: str) -> str:
+        if controls is None:
+            return ""  # a baseline or pooled variant: no controls of its own
+        return pm(controls[key]["top1"]) if key in controls else "–"
+
+    def row(text, coverage, metrics, controls=None, tpp=None, flags=""):
+        return {"bundle": bundle["bundle"], "text": text, "coverage": f"{pct(coverage)} %",
+                "top-1": pct(metrics["top1"]), "top-5": pct(metrics["top5"]),
+                "half-class top-1": pm(metrics["half_class_top1"]),
+                **{col: band(controls, key) for col, key in CONTROL_COLUMNS.items()},
+                "mean TPP": "" if tpp is None else fmt(tpp), "flags": flags}
+
+    rows = [row(name, 1.0, metrics) for name, metrics in bundle["baselines"].items()]
+    rows += [row(f"{name}, {variant}", variants["coverage"], variants[variant])
+             for name, variants in bundle["pooled"].items() for variant in ("set", "class+set")]
+    rows += [row(f"{s['source']}, {variant}", s["coverage"], s[variant], s["controls"],
+                 s["mean_tpp"], "; ".join(s["flags"]) if variant == "set" else "")
+             for s in bundle["sources"] for variant in ("set", "class+set")]
+    return rows
+
+
+def markdown_table(rows: list[dict], skip: tuple[str, ...] = ()) -> list[str]:
+    columns = [c for c in rows[0] if c not in skip]
+    return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns),
+            *("| " + " | ".join(str(r[c]) for c in columns) + " |" for r in rows)]
+
+
 def source_table(bundle: dict) -> list[str]:
-    lines = ["| text | coverage | top-1 | top-5 | half-class top-1 | shuffled (set) | "
-             "random words (+class) | random chars (+class) | mean TPP | flags |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    for name, row in bundle["baselines"].items():
-        lines.append(f"| {name} | 100 % | {pct(row['top1'])} | {pct(row['top5'])} | "
-                     f"{pm(row['half_class_top1'])} | | | | | |")
-    for name, variants in bundle["pooled"].items():
-        for variant in ("set", "class+set"):
-            row = variants[variant]
-            lines.append(f"| {name}, {variant} | {pct(variants['coverage'])} % | "
-                         f"{pct(row['top1'])} | {pct(row['top5'])} | "
-                         f"{pm(row['half_class_top1'])} | | | | | |")
-    for s in bundle["sources"]:
-        c = s["controls"]
-        for variant in ("set", "class+set"):
-            row = s[variant]
-            ctrl = {k: (pm(c[k]["top1"]) if k in c else "–")
-                    for k in ("shuffled:set", "random_words:class+set",
-                              "random_characters:class+set")}
-            lines.append(
-                f"| {s['source']}, {variant} | {pct(s['coverage'])} % | {pct(row['top1'])} | "
-                f"{pct(row['top5'])} | {pm(row['half_class_top1'])} | {ctrl['shuffled:set']} | "
-                f"{ctrl['random_words:class+set']} | {ctrl['random_characters:class+set']} | "
-                f"{fmt(s['mean_tpp'])} | {'; '.join(s['flags']) if variant == 'set' else ''} |")
-    return lines
+    return markdown_table(source_rows(bundle), skip=("bundle",))
 
 
-def corr_line(name: str, c: dict) -> str:
-    ci = c.get("r2_ci95")
-    interval = "–" if not ci else f"{ci[0]:.2f}–{ci[1]:.2f}"
-    return (f"| {name} | {c['n']} | {fmt(c['pearson_r'])} | {fmt(c['r2'])} | {interval} | "
-            f"{fmt(c['spearman_rho'])} |")
+def class_change_rows(report: dict) -> list[dict]:
+    """The biggest per-class gains and losses of each source (class+set against the class
+    names), in points."""
+    return [{"bundle": b["bundle"], "source": s["source"], "change": change,
+             "class": d["class"], "points": round(100 * d["delta"], 1),
+             "top-1": pct(d["accuracy"]), "class-name top-1": pct(d["class_name_accuracy"])}
+            for b in report["bundles"] for s in b["sources"]
+            for kind, change in (("gains", "gain"), ("losses", "loss"))
+            for d in s["per_class"][kind]]
+
+
+def correlation_rows(report: dict) -> list[dict]:
+    """Every TPP-vs-accuracy correlation of the report, one row each."""
+    t = report["tpp"]
+    named = [("across sources: mean TPP vs top-1 (set)", t["across_sources"]["set"]),
+             ("across sources: mean TPP vs top-1 (class+set)", t["across_sources"]["class+set"]),
+             (f"within classes ({t['within_classes']['classes']} classes, demeaned)",
+              t["within_classes"])]
+    named += [(f"{b['bundle']} {s['source']}: TPP vs gain across classes",
+               s["tpp_vs_gain_across_classes"]) for b in report["bundles"] for s in b["sources"]]
+    rows = []
+    for name, c in named:
+        ci = c.get("r2_ci95")
+        rows.append({"comparison": name, "n": c["n"], "Pearson r": fmt(c["pearson_r"]),
+                     "r²": fmt(c["r2"]),
+                     "r² 95 % (bootstrap)": "–" if not ci else f"{ci[0]:.2f}–{ci[1]:.2f}",
+                     "Spearman ρ": fmt(c["spearman_rho"])})
+    return rows
 
 
 def markdown(report: dict) -> str:
@@ -88,18 +123,7 @@ def markdown(report: dict) -> str:
                     lines += ["", f"{title}: " + ", ".join(
                         f"{d['class']} ({100 * d['delta']:+.0f})" for d in pc[key])]
     t = report["tpp"]
-    lines += ["", "## Does TPP predict accuracy?", "",
-              "| comparison | n | Pearson r | r² | r² 95 % (bootstrap) | Spearman ρ |",
-              "|---|---|---|---|---|---|",
-              corr_line("across sources: mean TPP vs top-1 (set)", t["across_sources"]["set"]),
-              corr_line("across sources: mean TPP vs top-1 (class+set)",
-                        t["across_sources"]["class+set"]),
-              corr_line(f"within classes ({t['within_classes']['classes']} classes, demeaned)",
-                        t["within_classes"])]
-    for b in report["bundles"]:
-        for s in b["sources"]:
-            lines.append(corr_line(f"{b['bundle']} {s['source']}: TPP vs gain across classes",
-                                   s["tpp_vs_gain_across_classes"]))
+    lines += ["", "## Does TPP predict accuracy?", "", *markdown_table(correlation_rows(report))]
     lines += ["", f"The papers report r² = 0.79 across 11 sub-text groups; {t['note']}.",
               "", "Flags: *no class-specific signal* — the set does not beat its own sets "
               "shuffled across classes by more than max(2σ, one video); *no gain over random "

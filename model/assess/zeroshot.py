@@ -325,8 +325,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="do not load the text encoder: no templates, no random-text controls")
 
 
-def run(args: argparse.Namespace) -> int:
-    report = assess(args.features, args.bundle, args.out, args.encoder, args.seeds,
+def run(args: argparse.Namespace, runner: Callable[..., dict] = assess) -> int:
+    """The command: `runner` is `assess` itself or a wrapper with its signature (the
+    Prefect flow, pipelines/zeroshot_flow.py)."""
+    report = runner(args.features, args.bundle, args.out, args.encoder, args.seeds,
                     args.checkpoint, not args.no_encoder)
     from model.assess.report import console_summary
 

@@ -1,9 +1,13 @@
 """Training-free zero-shot assessment (model.assess): a known-answer test on a real bundle
 built by the corpus CLI from two imported sources, scored with the real (random-weight)
-open_clip text tower; bad inputs; the real feature cache path."""
+open_clip text tower; bad inputs (one line each, naming the file); the real feature cache
+path; the Prefect flow `assess-zeroshot` and its artifacts read back from Prefect's real
+ephemeral API (slow)."""
 
+import asyncio
 import csv
 import json
+import re
 import subprocess
 import sys
 
@@ -13,6 +17,7 @@ import pytest
 from model.assess.correlation import correlation, ranks
 from model.assess.variants import derangement, set_embedding, unit
 from model.bundle import load_text_embeddings
+from tests.conftest import one_error_line
 from tests.model.conftest import REPO, run_module, subtext_command
 
 GOOD = ["{} seen from the side", "a person {} slowly", "{} in one smooth motion",
@@ -76,6 +81,25 @@ def known_answer_videos(bundle, path, noise=6.0, per_class=12, seed=0):
     return path
 
 
+def half_class_of_class_names(bundle, npz):
+    """The half-class protocol restated independently: for seeds 0–9, a random half of the
+    classes; top-1 of the class names among them on their own videos; the mean."""
+    text = load_text_embeddings(bundle)
+    data = np.load(npz)
+    order = [list(data["class_names"]).index(n) for n in text.names]
+    labels = np.array([order.index(i) for i in data["labels"]])
+    videos = unit(data["features"].mean(1))  # a video: the mean of its frames
+    sims = videos @ unit(text.class_pooled).T
+    per_seed = []
+    for seed in range(10):
+        half = np.random.default_rng(seed).choice(len(text.names), len(text.names) // 2,
+                                                  replace=False)
+        keep = np.isin(labels, half)
+        picked = half[np.argmax(sims[keep][:, half], axis=1)]
+        per_seed.append(np.mean(picked == labels[keep]))
+    return float(np.mean(per_seed))
+
+
 def by_source(report):
     return {s["source"].split("/")[0] + ("/good" if "good" in s["source"] else "/bad"): s
             for s in report["bundles"][0]["sources"]}
@@ -90,6 +114,8 @@ def test_known_answer_good_text_beats_class_names_bad_text_and_controls(imported
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads((out / "assessment.json").read_text())
     assert report["protocol"] == "zero-shot"
+    assert "10 random 50 % subsets, seeds 0–9" in report["protocol_description"]
+    assert report["control_seeds"] == 5
     sources = report["bundles"][0]["sources"]
     good = next(s for s in sources if "good" in s["source"])
     bad = next(s for s in sources if "bad" in s["source"])
@@ -103,15 +129,31 @@ def test_known_answer_good_text_beats_class_names_bad_text_and_controls(imported
                                                           "shuffled") for v in ("set", "class+set")}
     assert good["flags"] == []
     assert "no class-specific signal" in bad["flags"]
+    # Neither the bad source nor any control of either source beats the class names.
+    for s in (good, bad):
+        for key, control in s["controls"].items():
+            assert control["top1"]["mean"] < class_name, (s["source"], key)
     # The good sets both score higher with TPP (they name the class) and win each class.
     within = report["tpp"]["within_classes"]
-    assert within["classes"] == 10 and within["spearman_rho"] > 0
+    assert within["classes"] == 10 and within["spearman_rho"] > 0 and within["pearson_r"] > 0
+    assert half_class_of_class_names(imported_bundle, npz) == pytest.approx(
+        report["bundles"][0]["baselines"]["class name"]["half_class_top1"]["mean"])
     assert "templates" in report["bundles"][0]["baselines"]
+    # TPP picks the good set of every class (it names the class): the selected variant is it.
+    pooled = report["bundles"][0]["pooled"]
+    assert set(pooled) == {"selected (TPP)", "all candidates"}
+    for variant in ("set", "class+set"):
+        assert pooled["selected (TPP)"][variant] == good[variant]
     assert good["per_class"]["improved"] >= 1
+    # The biggest changes each way, at most 10, biggest first.
+    for s, key, sign in ((good, "gains", -1), (bad, "losses", 1)):
+        deltas = [d["delta"] for d in s["per_class"][key]]
+        assert 1 <= len(deltas) <= 10 and deltas == sorted(deltas, key=lambda d: sign * d)
     p = good["per_class"]["percentiles"]
     assert list(p) == ["5", "25", "50", "75", "95"] and sorted(p.values()) == list(p.values())
     md = (out / "report.md").read_text()
     assert "r² 95 % (bootstrap)" in md and "percentiles: p5" in md
+    assert "10 random 50 % subsets, seeds 0–9" in md and "mean ± std over 5 seeds" in md
     assert "random weights" in md and "no class-specific signal" in md
     for plot in ("sources.png", "tpp_vs_top1.png", "per_class_delta.png"):
         assert (out / plot).stat().st_size > 1000
@@ -122,7 +164,8 @@ def test_subtext_eval_zeroshot_is_the_same_command(imported_bundle, tmp_path):
     npz = known_answer_videos(imported_bundle, tmp_path / "f.npz", per_class=3)
     done = subprocess.run([*subtext_command(), "eval", "zeroshot", "--features", str(npz),
                            "--bundle", str(imported_bundle), "-o", str(tmp_path / "o"),
-                           "--seeds", "1", "--no-encoder"], cwd=REPO, capture_output=True,
+                           "--seeds", "1", "--no-encoder", "--plain"], cwd=REPO,
+                          capture_output=True,
                           text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads((tmp_path / "o" / "assessment.json").read_text())
@@ -135,25 +178,22 @@ def test_subtext_eval_zeroshot_is_the_same_command(imported_bundle, tmp_path):
 @pytest.mark.parametrize("arrays, message", [
     ({"features": np.zeros((4, 128), np.float32)}, "no 'labels' array"),
     ({"features": np.zeros((4, 2, 3, 128), np.float32), "labels": np.zeros(4, int)},
-     r"'features' must be float \(V, T, D\) or \(V, D\)"),
+     "'features' must be float (V, T, D) or (V, D)"),
     ({"features": np.zeros((4, 128), np.float32), "labels": np.array([0, 1, 2, 99])},
-     r"1 label\(s\) outside 0..9"),
+     "1 label(s) outside 0..9"),
     ({"features": np.zeros((4, 64), np.float32), "labels": np.zeros(4, int)},
      "dimension 64"),
     ({"features": np.zeros((4, 128), np.float32), "labels": np.zeros(3, int)},
      "4 feature rows but 3 labels"),
     ({"features": np.zeros((2, 128), np.float32), "labels": np.zeros(2, int),
-      "class_names": np.array(["juggling"])}, r"not in the bundle, e.g. \['juggling'\]"),
+      "class_names": np.array(["juggling"])}, "not in the bundle, e.g. ['juggling']"),
 ])
 def test_bad_npz_gets_one_clear_line(imported_bundle, tmp_path, arrays, message):
     path = tmp_path / "bad.npz"
     np.savez(path, **arrays)
     done = run_module(["model.assess.zeroshot", "--features", str(path), "--bundle",
                        str(imported_bundle), "-o", str(tmp_path / "o"), "--no-encoder"])
-    assert done.returncode == 2
-    assert str(path) in done.stderr
-    assert __import__("re").search(message, done.stderr), done.stderr
-    assert "Traceback" not in done.stderr
+    one_error_line(done, str(path), message)
     assert not (tmp_path / "o").exists()
 
 
@@ -162,12 +202,34 @@ def test_not_an_npz_and_missing_encoder(imported_bundle, tmp_path):
     junk.write_text("not a zip")
     done = run_module(["model.assess.zeroshot", "--features", str(junk), "--bundle",
                        str(imported_bundle), "-o", str(tmp_path / "o")])
-    assert done.returncode == 2 and "not a readable .npz" in done.stderr
+    one_error_line(done, str(junk), "not a readable .npz")
     npz = known_answer_videos(imported_bundle, tmp_path / "f.npz", per_class=1)
     done = run_module(["model.assess.zeroshot", "--features", str(npz), "--bundle",
                        str(imported_bundle), "-o", str(tmp_path / "o"), "--encoder", "vit-x"])
-    assert done.returncode == 2 and "bundle has no encoder 'vit-x'" in done.stderr
-    assert "Traceback" not in done.stderr
+    one_error_line(done, str(imported_bundle / "manifest.json"),
+                   "bundle has no encoder 'vit-x'")
+    assert not (tmp_path / "o").exists()
+
+
+def test_bundle_without_clip_embeddings(imported_bundle, tmp_path):
+    """A real bundle built with no CLIP encoder (only the TPP encoder's embeddings): one
+    line naming its manifest."""
+    config = tmp_path / "no-clip.yaml"
+    config.write_text(
+        "class_template: '{}'\nn_subtexts: 4\nseed: 0\ncurated: never\nembedded_llm: never\n"
+        f"endpoints: []\nimports:\n  - {{format: csv, path: {imported_bundle.parent / 'good.csv'}, "
+        "label: good}\nencoders: []\n")
+    out = tmp_path / "no-clip"
+    built = subprocess.run([*subtext_command(), "corpus", "build", "--dataset", "synthetic",
+                            "--config", str(config), "--out", str(out), "--plain"], cwd=REPO,
+                           capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr[-2000:]
+    npz = known_answer_videos(imported_bundle, tmp_path / "f.npz", per_class=1)
+    done = run_module(["model.assess.zeroshot", "--features", str(npz), "--bundle", str(out),
+                       "-o", str(tmp_path / "o"), "--no-encoder"])
+    one_error_line(done, str(out / "manifest.json"),
+                   "bundle has no open_clip encoder with word embeddings")
+    assert not (tmp_path / "o").exists()
 
 
 def test_real_feature_cache_and_its_weights_check(bundle_dir, features, imported_bundle,
@@ -190,8 +252,8 @@ def test_real_feature_cache_and_its_weights_check(bundle_dir, features, imported
     assert built.returncode == 0, built.stderr[-2000:]
     done = run_module(["model.assess.zeroshot", "--features", str(features["val"]),
                        "--bundle", str(out), "-o", str(tmp_path / "o2"), "--no-encoder"])
-    assert done.returncode == 2
-    assert "made by visual weights" in done.stderr and str(features["val"]) in done.stderr
+    one_error_line(done, "made by visual weights", str(features["val"]))
+    assert not (tmp_path / "o2").exists()
 
 
 def test_statistics_match_an_independent_computation():
@@ -217,3 +279,88 @@ def test_module_runs_without_corpus_installed():
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('corpus','pipelines')))")
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert done.stdout.strip() == "[]", done.stderr
+
+
+ARTIFACTS = ("zeroshot-assessment-report", "zeroshot-assessment-sources",
+             "zeroshot-class-changes", "zeroshot-tpp-correlation")
+
+
+@pytest.mark.slow
+def test_the_flow_publishes_artifacts(imported_bundle, tmp_path):
+    """`assess-zeroshot` on Prefect's real ephemeral API; the artifacts read back with
+    Prefect's client hold the report, the source table with its control bands and flags,
+    the per-class gains and losses, and the TPP correlations of assessment.json."""
+    from pipelines.prefect_settings import configure_prefect_defaults
+
+    configure_prefect_defaults()  # as the CLI does: a longer wait for the ephemeral API
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    from pipelines.zeroshot_flow import run_zeroshot_flow
+
+    npz = known_answer_videos(imported_bundle, tmp_path / "features.npz", per_class=6)
+    out = tmp_path / "flow-out"
+    report = run_zeroshot_flow(str(npz), [str(imported_bundle)], str(out), seeds=2)
+    assert report == json.loads((out / "assessment.json").read_text())
+
+    async def read_back():
+        async with get_client() as client:
+            artifacts = await client.read_artifacts(artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=list(ARTIFACTS))))
+            runs = await client.read_flow_runs()
+            tasks = await client.read_task_runs()
+            return artifacts, runs, tasks
+
+    artifacts, runs, tasks = asyncio.run(read_back())
+    ours = [r for r in runs if r.parameters.get("out") == str(out)]
+    assert [r.state_type.value for r in ours] == ["COMPLETED"]
+    names = [t.name for t in tasks if t.flow_run_id == ours[0].id]
+    assert len(names) == 1 and names[0].startswith("zero-shot-"), names
+    data = {a.key: json.loads(a.data) if a.type == "table" and isinstance(a.data, str)
+            else a.data for a in artifacts if a.flow_run_id == ours[0].id}
+    assert set(data) == set(ARTIFACTS)
+
+    md = data["zeroshot-assessment-report"]
+    assert md.startswith("# Zero-shot assessment of text sources")
+    assert "## Does TPP predict accuracy?" in md
+    for plot in ("sources.png", "tpp_vs_top1.png", "per_class_delta.png"):
+        assert f"{(out / plot).resolve()}`" in md and (out / plot).is_file()
+
+    bundle = report["bundles"][0]
+    rows = {r["text"]: r for r in data["zeroshot-assessment-sources"]}
+    assert {"class name", "templates"} <= set(rows)
+    for s in bundle["sources"]:
+        row = rows[f"{s['source']}, set"]
+        assert row["top-1"] == f"{100 * s['set']['top1']:.1f}"
+        shuffled = s["controls"]["shuffled:set"]["top1"]
+        assert row["shuffled (set)"] == (f"{100 * shuffled['mean']:.1f} ± "
+                                         f"{100 * shuffled['std']:.1f}")
+        assert re.fullmatch(r"\d+\.\d ± \d+\.\d", row["random words (+class)"])
+        assert row["flags"] == "; ".join(s["flags"])
+    bad = next(s for s in bundle["sources"] if "bad" in s["source"])
+    assert "no class-specific signal" in rows[f"{bad['source']}, set"]["flags"]
+
+    changes = data["zeroshot-class-changes"]
+    expected = [(s["source"], kind, d["class"]) for s in bundle["sources"]
+                for kind, key in (("gain", "gains"), ("loss", "losses"))
+                for d in s["per_class"][key]]
+    assert [(r["source"], r["change"], r["class"]) for r in changes] == expected
+    assert expected and all((r["points"] > 0) == (r["change"] == "gain") for r in changes)
+
+    corr = {r["comparison"].split(" (")[0]: r for r in data["zeroshot-tpp-correlation"]}
+    within = report["tpp"]["within_classes"]
+    assert corr["within classes"]["Pearson r"] == f"{within['pearson_r']:.2f}"
+    assert corr["within classes"]["n"] == within["n"] and within["pearson_r"] > 0
+
+
+@pytest.mark.slow
+def test_the_flow_refuses_bad_input_in_one_line(imported_bundle, tmp_path):
+    """Through the flow (the CLI's default) a bad file still ends in one line, no
+    traceback from Prefect's console, nothing written."""
+    path = tmp_path / "bad.npz"
+    np.savez(path, features=np.zeros((4, 128), np.float32), labels=np.array([0, 1, 2, 99]))
+    done = subprocess.run([*subtext_command(), "eval", "zeroshot", "--features", str(path),
+                           "--bundle", str(imported_bundle), "-o", str(tmp_path / "o"),
+                           "--no-encoder"], cwd=REPO, capture_output=True, text=True)
+    one_error_line(done, str(path), "1 label(s) outside 0..9")
+    assert not (tmp_path / "o").exists()
