@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from contract import SET_KINDS
 from corpus.classes import ActionClass
 from corpus.errors import ReplyInvalid
 from corpus.prompts import PromptSet, Question
@@ -23,6 +24,13 @@ if TYPE_CHECKING:  # the client pulls in openai; sources only hold one
 SUBTEXT_PATTERN = r"^[A-Za-z0-9 ,.;:'()/-]{1,120}$"
 MAX_SUBTEXT_CHARS = 200
 
+# What a candidate is (subtexts.parquet `set_kind`, docs/corpus-format.md). A source that
+# has fewer than N distinct descriptions for a class (an imported file) keeps them rather
+# than dropping the class: 2 to N-1 form a *short* set, scored with TPP over its own size;
+# one sentence (FROSTER's rephrased class) is a *class-text augmentation*, an alternative
+# class text that is embedded but never scored or selected as sub-texts.
+FULL, SHORT, CLASS_TEXT = SET_KINDS
+
 
 @dataclass(frozen=True)
 class Candidate:
@@ -32,6 +40,12 @@ class Candidate:
     model: str | None
     prompt_id: str | None
     subtexts: tuple[str, ...]
+    set_kind: str = FULL  # SET_KINDS
+
+
+def set_kind_of(n_items: int, n: int) -> str:
+    """What a source's `n_items` descriptions of one class are, for sets of n."""
+    return CLASS_TEXT if n_items == 1 else SHORT if n_items < n else FULL
 
 
 class Source(Protocol):
@@ -91,24 +105,29 @@ def parse_subtext_reply(reply: Any, n: int, example: tuple[str, ...] = ()) -> tu
     return cleaned
 
 
-def textual_reject_reason(label: str, subtexts: tuple[str, ...], n: int) -> str | None:
+def textual_reject_reason(label: str, subtexts: tuple[str, ...], n: int,
+                          set_kind: str = FULL) -> str | None:
     """Why a candidate set is degenerate before any embedding is computed, or None.
 
     TPP is +inf for a sub-text identical to the class text (alpha(1) = 0) or a set of
     identical sub-texts (beta(0) = 0), and high for sets that merely echo the class
-    name: such sets must never reach selection.
+    name: such sets must never reach selection. A source marks a set short or a class-text
+    augmentation itself (`Candidate.set_kind`); any other set must have exactly n.
     """
-    if len(subtexts) != n:
-        return f"expected {n} sub-texts, got {len(subtexts)}"
+    size = len(subtexts)
+    if set_kind_of(size, n) != set_kind or size > n:
+        expected = {FULL: f"{n} sub-texts", SHORT: f"2 to {n - 1} sub-texts (a short set)",
+                    CLASS_TEXT: "1 sentence (a class-text augmentation)"}[set_kind]
+        return f"expected {expected}, got {size}"
     normalised = [normalise(s) for s in subtexts]
     if any(not s for s in normalised):
         return "empty sub-text"
-    if len(set(normalised)) < n:
+    if len(set(normalised)) < size:
         return "duplicate sub-texts"
     if normalise(label) in normalised:
         return "sub-text restates the class name"
-    for i in range(n):
-        for j in range(i + 1, n):
+    for i in range(size):
+        for j in range(i + 1, size):
             overlap = jaccard(subtexts[i], subtexts[j])
             if overlap >= NEAR_DUPLICATE_JACCARD:
                 return f"near-duplicate sub-texts (word overlap {overlap:.2f})"

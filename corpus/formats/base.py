@@ -13,7 +13,7 @@ from typing import ClassVar
 from corpus.aliases import alias_index, class_list_order_note, hmdb_swapped_ids
 from corpus.classes import ActionClass, ClassList, match_key
 from corpus.errors import SubtextError
-from corpus.subtexts import MAX_SUBTEXT_CHARS, Candidate, clean_subtext
+from corpus.subtexts import FULL, MAX_SUBTEXT_CHARS, Candidate, clean_subtext, set_kind_of
 from corpus.text import normalise
 from corpus.tokens import CLIP_CONTEXT, clip_token_counts, fit_clip_context
 
@@ -35,7 +35,8 @@ class ImportReport:
     # Classes of the list that the file does not mention.
     missing: list[str] = field(default_factory=list)
     # Class -> number of distinct descriptions, for classes with fewer than N: their one
-    # set is smaller than N and marked short (`ImportedText.short`).
+    # smaller set is kept, marked (`ImportedText.short`): 2 to N-1 a short set, 1 sentence
+    # a class-text augmentation (subtexts.parquet `set_kind`).
     too_few: dict[str, int] = field(default_factory=dict)
     # Classes the file gives but whose every item the clean-up dropped (no set).
     emptied: list[str] = field(default_factory=list)
@@ -53,12 +54,24 @@ class ImportReport:
     def classes_with_sets(self) -> int:
         return sum(1 for c, n in self.sets_by_class.items() if n and c not in self.too_few)
 
+    @property
+    def short_sets(self) -> dict[str, int]:
+        """Classes whose one set has 2 to N-1 sub-texts."""
+        return {c: k for c, k in self.too_few.items() if k >= 2}
+
+    @property
+    def class_text_augmentations(self) -> list[str]:
+        """Classes for which the file gives one sentence: a class-text augmentation."""
+        return [c for c, k in self.too_few.items() if k == 1]
+
     def as_dict(self) -> dict:
         return {
             "format": self.format, "format_from": self.format_from, "file": self.file,
             "n_subtexts": self.n_subtexts, "mapped_by": self.mapped_by,
             "classes_in_list": self.classes_in_list, "classes_with_sets": self.classes_with_sets,
             "unmatched": self.unmatched, "missing": self.missing, "too_few": self.too_few,
+            "short_sets": self.short_sets,
+            "class_text_augmentations": self.class_text_augmentations,
             "dropped": self.dropped, "emptied": self.emptied, "cleaned": self.cleaned,
             "long": [{"class": c, "n_tokens": t, "chars": n, "text": x}
                      for c, t, n, x in self.long],
@@ -80,8 +93,10 @@ class ImportReport:
 
         listing("unmatched: in the file, not in the class list", self.unmatched)
         listing("missing: in the class list, not in the file", self.missing)
-        listing(f"fewer than {self.n_subtexts} distinct descriptions, one short set",
-                [f"{k} ({v})" for k, v in self.too_few.items()])
+        listing(f"fewer than {self.n_subtexts} distinct descriptions, kept as one short set",
+                [f"{k} ({v})" for k, v in self.short_sets.items()])
+        listing("one sentence, kept as a class-text augmentation",
+                self.class_text_augmentations)
         listing("nothing left after clean-up, no set", self.emptied)
         listing("left-over descriptions dropped",
                 [f"{k} ({v})" for k, v in self.dropped.items()])
@@ -189,9 +204,12 @@ class ImportSource:
                 f"imported file {self.imported.path.name} has no set {self.index} for class "
                 f"{action.name!r} ({len(sets)} set(s) of {self.imported.n_subtexts})"
             )
-        # A short set goes on to validation like any other, which rejects it with its size
-        # ("expected 4 sub-texts, got 1"): recorded in subtexts.parquet, never dropped.
-        return Candidate(action.class_id, self.id, self.kind, None, None, sets[self.index])
+        # A class with fewer than N distinct descriptions has one smaller set, marked as
+        # short (2 to N-1) or as a class-text augmentation (1 sentence), never dropped.
+        chosen = sets[self.index]
+        kind = (set_kind_of(len(chosen), self.imported.n_subtexts)
+                if action.name in self.imported.short else FULL)
+        return Candidate(action.class_id, self.id, self.kind, None, None, chosen, kind)
 
     def describe(self) -> dict:
         name = display_name(self.imported.format, self.imported.path)
@@ -603,8 +621,8 @@ def _chunk(entries: dict[str, list], class_list: ClassList, n: int,
             report.too_few[action.name] = len(texts)
         sets[action.name] = tuple(chosen)
         report.sets_by_class[action.name] = len(chosen)
-    if report.too_few and not report.classes_with_sets:
-        report.notes.append(f"no class has {n} descriptions (one sentence per class, as "
-                            f"FROSTER gives, makes a 1-item set): each class keeps one short "
-                            f"set, which the build records as rejected for its size")
+    if report.class_text_augmentations and not report.classes_with_sets:
+        report.notes.append(f"no class has {n} descriptions: a class with one sentence (as "
+                            "FROSTER gives) keeps it as a class-text augmentation, an "
+                            "alternative class text, not a set of sub-texts")
     return sets, short

@@ -53,10 +53,12 @@ def test_a_class_without_its_kth_set_raises_a_clear_error():
     sources, _ = import_sources("cupl", DATA / "cupl_ucf101.json", UCF.head(4))
     with pytest.raises(SubtextError, match=r"has no set 1 for class 'ApplyLipstick' \(1 set"):
         sources[1].candidate(by_name(UCF, "ApplyLipstick"))
-    # Two descriptions: one short set, marked, which validation rejects for its size.
-    assert sources[0].candidate(by_name(UCF, "Archery")).subtexts == (
+    # Two descriptions: one short set, marked as such; a full set is marked full.
+    archery = sources[0].candidate(by_name(UCF, "Archery"))
+    assert archery.subtexts == (
         "an archer draws the bowstring back to the cheek", "an arrow flies toward a round target")
-    assert sources[0].imported.short == {"Archery"}
+    assert archery.set_kind == "short" and sources[0].imported.short == {"Archery"}
+    assert sources[0].candidate(by_name(UCF, "ApplyLipstick")).set_kind == "full"
     with pytest.raises(SubtextError, match=r"no set 1 for class 'Archery'"):
         sources[1].candidate(by_name(UCF, "Archery"))
 
@@ -95,16 +97,20 @@ def test_an_index_only_file_of_another_size_than_the_list_needs_by_index():
         import_sources("ost", DATA / "ost" / "spatio_descriptors" / "4_descriptors.json", HMDB)
 
 
-def test_froster_one_sentence_per_class_keeps_a_marked_one_item_set_and_says_so():
+def test_froster_one_sentence_per_class_becomes_a_marked_class_text_augmentation():
     sources, report = import_sources("froster", DATA / "froster_hmdb51.json", HMDB.head(5))
     assert len(sources) == 1 and report.classes_with_sets == 0
     assert report.too_few == {"brush_hair": 1, "cartwheel": 1, "catch": 1, "chew": 1}
+    assert report.class_text_augmentations == ["brush_hair", "cartwheel", "catch", "chew"]
+    assert report.short_sets == {}
     assert sources[0].imported.short == {"brush_hair", "cartwheel", "catch", "chew"}
-    assert sources[0].candidate(by_name(HMDB, "catch")).subtexts == (
-        "A person gets ready to grab an object flying toward them",)
+    catch = sources[0].candidate(by_name(HMDB, "catch"))
+    assert catch.subtexts == ("A person gets ready to grab an object flying toward them",)
+    assert catch.set_kind == "class_text"
     assert report.missing == ["clap"] and report.mapped_by == "name"
-    assert any("one sentence per class, as FROSTER gives" in n for n in report.notes)
-    assert "one short set (4): brush_hair (1)" in report.render()
+    assert any("keeps it as a class-text augmentation" in n for n in report.notes)
+    assert ("one sentence, kept as a class-text augmentation (4): brush_hair, cartwheel"
+            in report.render())
 
 
 def test_froster_sentences_lose_their_class_prefix():
