@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from corpus.classes import load_class_list
 from corpus.errors import SubtextError
@@ -481,3 +482,70 @@ def test_import_options_reach_the_build_config():
     assert (spec.format, spec.mapping, spec.on_long) == ("auto", "index", "reject")
     with pytest.raises(ConfigError, match=r"--n 1: a bundle's sets have 2 to 8 sub-texts"):
         resolve_config(None, import_file=str(DATA / "hmdb51_plain.csv"), import_n=1)
+
+
+@pytest.mark.slow  # one build with the real CLI
+def test_froster_sentences_and_short_sets_reach_the_bundle_marked(tmp_path):
+    """One sentence per class (FROSTER) becomes a class-text augmentation of every class it
+    names; a class with 3 or 2 descriptions keeps a short set, which is scored, marked and,
+    with no full set for its class, selected."""
+    import pyarrow.parquet as pq
+
+    from corpus.verify import verify_bundle
+    from model.bundle import load_bundle, load_text_embeddings
+    from tests.corpus.conftest import run_cli
+
+    two = tmp_path / "clap_two.csv"  # a 2-of-4 short set for clap
+    two.write_text("class,text\nclap,both palms meet in front of the chest\n"
+                   "clap,the hands spring apart and meet again\n")
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({
+        "curated": "never", "embedded_llm": "never", "tpp": {"encoder": "clip"},
+        "encoders": [{"model": "subtext-tiny", "pretrained": "random"}],
+        "imports": [{"path": str(DATA / "hmdb51_sets.csv")},  # catch: 3 of 4
+                    {"path": str(DATA / "hmdb51_plain.csv")},
+                    {"path": str(two)},
+                    {"path": str(DATA / "froster_hmdb51.json"), "format": "froster"}]}))
+    out = tmp_path / "bundle"
+    result = run_cli("corpus", "build", "--plain", "--dataset", "hmdb51", "--classes", "5",
+                     "--config", str(config), "--out", str(out))
+    assert "classes: 5 done, 0 failed" in result.stdout
+    assert "short sets (fewer than N sub-texts, marked `short`): 2 valid, 2 selected" \
+        in result.stdout
+    assert "class-text augmentations (one sentence, marked `class_text`): 4" in result.stdout
+    assert verify_bundle(out) == []
+
+    rows = pq.read_table(out / "subtexts.parquet").to_pylist()
+    froster = json.loads((DATA / "froster_hmdb51.json").read_text())
+    sentences = {v.split(": ", 1)[1] for v in froster.values()}
+    augmentations = [r for r in rows if r["set_kind"] == "class_text"]
+    assert {r["text"] for r in augmentations} == sentences  # every class the file names
+    assert all(r["source"] == "import:froster/froster_hmdb51/0" and r["tpp"] is None
+               and r["rejected_reason"] is None and not r["selected"] and r["n_tokens"] > 2
+               for r in augmentations)
+    classes = {c["name"]: c for c in pq.read_table(out / "classes.parquet").to_pylist()}
+    for name, size in (("catch", 3), ("clap", 2)):
+        chosen = [r for r in rows if r["class_id"] == classes[name]["class_id"]
+                  and r["selected"]]
+        assert len(chosen) == size and {r["set_kind"] for r in chosen} == {"short"}
+        assert chosen[0]["tpp"] is not None and all(r["sigma"] is not None for r in chosen)
+    assert {r["set_kind"] for r in rows if r["source"].startswith("import:csv/hmdb51_plain")} \
+        == {"full"}
+    manifest = json.loads((out / "manifest.json").read_text())
+    counts = manifest["counts"]
+    assert (counts["short_sets_valid"], counts["short_sets_selected"],
+            counts["class_text_augmentations"]) == (2, 2, 4)
+    froster_source = next(s for s in manifest["sources"] if s["format"] == "froster")
+    assert froster_source["short_sets"] == ["brush_hair", "cartwheel", "catch", "chew"]
+
+    # The reader gives each class its augmentation beside the class text, with word
+    # embeddings, and the selected set's kind; the assessment sees the augmentation source.
+    bundle = load_bundle(out)
+    by_name_ = {c.name: c for c in bundle.classes}
+    text, pooled, words = by_name_["catch"].augmentations["import:froster/froster_hmdb51/0"]
+    assert text in sentences and pooled.shape == (bundle.dim,) and words.shape[1] == bundle.dim
+    assert by_name_["catch"].set_kind == "short" and len(by_name_["catch"].subtexts) == 3
+    assert by_name_["chew"].set_kind == "full" and not by_name_["clap"].augmentations
+    emb = load_text_embeddings(out)
+    aug = [s for s in emb.sets if s.set_kind == "class_text"]
+    assert len(aug) == 4 and all(s.tpp is None and len(s.texts) == 1 for s in aug)
