@@ -66,7 +66,8 @@ def score_class(
     with N = m (docs/methods.md §1b)."""
     scored = []
     for candidate_id, cand in candidates:
-        reason = textual_reject_reason(label, cand.subtexts, n, cand.set_kind)
+        reason = cand.length_rejection or textual_reject_reason(label, cand.subtexts, n,
+                                                                 cand.set_kind)
         if reason is None:
             subtext_vecs = np.stack([vectors[s] for s in cand.subtexts])
             reason = embedding_reject_reason(class_vec, subtext_vecs, cfg.near_duplicate_cosine)

@@ -7,7 +7,7 @@ picks one set per class.
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from contract import SET_KINDS
@@ -15,6 +15,7 @@ from corpus.classes import ActionClass
 from corpus.errors import ReplyInvalid
 from corpus.prompts import PromptSet, Question
 from corpus.text import NEAR_DUPLICATE_JACCARD, jaccard, normalise
+from corpus.tokens import CLIP_CONTEXT, clip_token_counts, fit_clip_context
 
 if TYPE_CHECKING:  # the client pulls in openai; sources only hold one
     from corpus.llm.client import LLMClient
@@ -41,6 +42,11 @@ class Candidate:
     prompt_id: str | None
     subtexts: tuple[str, ...]
     set_kind: str = FULL  # SET_KINDS
+    # `on_long` (config, docs/sharing.md): each sub-text's CLIP token count before the
+    # pipeline cut it to fit (None where it was not cut; empty when nothing was), and why
+    # the set is rejected for length.
+    n_tokens_before_cut: tuple[int | None, ...] = ()
+    length_rejection: str | None = None
 
 
 def set_kind_of(n_items: int, n: int) -> str:
@@ -103,6 +109,42 @@ def parse_subtext_reply(reply: Any, n: int, example: tuple[str, ...] = ()) -> tu
     if copied:
         raise ReplyInvalid(f"copies the prompt's worked example: {copied[0][:60]!r}")
     return cleaned
+
+
+ON_LONG = ("keep", "truncate", "reject")
+TOO_LONG = "too long for CLIP"  # how a set rejected by `on_long: reject` is recorded
+
+
+def is_long(n_tokens: int, text: str) -> bool:
+    """Over CLIP's context (which would cut it silently) or over MAX_SUBTEXT_CHARS."""
+    return n_tokens > CLIP_CONTEXT or len(text) > MAX_SUBTEXT_CHARS
+
+
+def apply_on_long(candidate: Candidate, on_long: str) -> Candidate:
+    """A generated or curated set under the config's `on_long`: `keep` as it is (the bundle
+    records n_tokens and flags `truncated`), `truncate` each long sub-text to the longest
+    whole-word prefix within both limits, recording its length before; `reject` the set,
+    naming the first long sub-text. Imported text is checked when its file is read, under
+    that import's own `on_long` (corpus.formats)."""
+    if on_long == "keep":
+        return candidate
+    counts = clip_token_counts(list(candidate.subtexts))
+    long = [(i, n, t) for i, (n, t) in enumerate(zip(counts, candidate.subtexts, strict=True))
+            if is_long(n, t)]
+    if not long:
+        return candidate
+    if on_long == "reject":
+        i, n, t = long[0]
+        more = f" (and {len(long) - 1} more)" if len(long) > 1 else ""
+        return replace(candidate, length_rejection=(
+            f"{TOO_LONG}: sub-text {i} is {n} CLIP tokens (limit {CLIP_CONTEXT}) and "
+            f"{len(t)} characters (limit {MAX_SUBTEXT_CHARS}){more}, {t[:40]!r}…; "
+            "on_long: reject"))
+    before = dict.fromkeys(range(len(counts)))
+    cut = list(candidate.subtexts)
+    for i, n, t in long:
+        cut[i], before[i] = fit_clip_context(t, MAX_SUBTEXT_CHARS), n
+    return replace(candidate, subtexts=tuple(cut), n_tokens_before_cut=tuple(before.values()))
 
 
 def textual_reject_reason(label: str, subtexts: tuple[str, ...], n: int,

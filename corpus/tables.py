@@ -9,7 +9,7 @@ from corpus.config import CorpusConfig
 from corpus.encoders import EmbeddingCache, Encoded, TextEncoder, create_encoder
 from corpus.entities import EntityCorpus, Vocabulary
 from corpus.selection import ScoredClass
-from corpus.subtexts import CLASS_TEXT, SHORT
+from corpus.subtexts import CLASS_TEXT, SHORT, TOO_LONG
 from corpus.tokens import CLIP_CONTEXT, clip_token_counts
 
 
@@ -43,6 +43,8 @@ def subtexts_table(scored: list[ScoredClass]) -> pa.Table:
                     "rejected_reason": cand.rejected_reason,
                     "n_tokens": n_tokens[text], "truncated": n_tokens[text] > CLIP_CONTEXT,
                     "set_kind": c.set_kind,
+                    "n_tokens_before_cut": (c.n_tokens_before_cut[position]
+                                            if c.n_tokens_before_cut else None),
                 })
     return pa.Table.from_pylist(rows, schema=contract.SUBTEXTS_SCHEMA)
 
@@ -162,4 +164,8 @@ def counts(tables: dict[str, pa.Table]) -> dict:
         "class_text_augmentations": sum(is_class_text(c) for c in candidates),
         "subtexts": len(rows),
         "subtexts_truncated": sum(r["truncated"] for r in rows),
+        # config / import `on_long`: sub-texts the pipeline cut to fit, sets it rejected.
+        "subtexts_cut": sum(r["n_tokens_before_cut"] is not None for r in rows),
+        "sets_rejected_long": sum((c["rejected_reason"] or "").startswith(TOO_LONG)
+                                  for c in candidates),
     }

@@ -32,6 +32,12 @@ def _print_summary(summary: dict) -> None:
     if summary.get("short_sets_valid"):
         say(f"short sets (fewer than N sub-texts, marked `short`): "
             f"{summary['short_sets_valid']} valid, {summary['short_sets_selected']} selected")
+    if summary.get("subtexts_cut"):
+        say(f"on_long truncate: {summary['subtexts_cut']} sub-text(s) cut to CLIP's 77 tokens "
+            "(subtexts.parquet n_tokens_before_cut)")
+    if summary.get("sets_rejected_long"):
+        say(f"on_long reject: {summary['sets_rejected_long']} set(s) rejected for a sub-text "
+            "over 77 CLIP tokens or 200 characters (subtexts.parquet rejected_reason)")
     if summary.get("class_text_augmentations"):
         say(f"class-text augmentations (one sentence, marked `class_text`): "
             f"{summary['class_text_augmentations']}")

@@ -13,7 +13,15 @@ from typing import ClassVar
 from corpus.aliases import alias_index, class_list_order_note, hmdb_swapped_ids
 from corpus.classes import ActionClass, ClassList, match_key
 from corpus.errors import SubtextError
-from corpus.subtexts import FULL, MAX_SUBTEXT_CHARS, Candidate, clean_subtext, set_kind_of
+from corpus.subtexts import (
+    FULL,
+    MAX_SUBTEXT_CHARS,
+    ON_LONG,
+    Candidate,
+    clean_subtext,
+    is_long,
+    set_kind_of,
+)
 from corpus.text import normalise
 from corpus.tokens import CLIP_CONTEXT, clip_token_counts, fit_clip_context
 
@@ -158,7 +166,6 @@ def register_format(cls: type[TextFormat]) -> type[TextFormat]:
 
 
 MAPPINGS = ("auto", "name", "index")
-ON_LONG = ("keep", "truncate", "reject")
 
 
 @dataclass(frozen=True)
@@ -174,6 +181,8 @@ class ImportedText:
     report: ImportReport = field(repr=False)
     # Classes whose only set is smaller than n_subtexts (fewer distinct descriptions).
     short: frozenset[str] = frozenset()
+    # Descriptions `on_long: truncate` cut: the cut text -> its CLIP tokens before.
+    cut: dict[str, int] = field(default_factory=dict, repr=False)
 
     @property
     def n_sets(self) -> int:
@@ -209,7 +218,9 @@ class ImportSource:
         chosen = sets[self.index]
         kind = (set_kind_of(len(chosen), self.imported.n_subtexts)
                 if action.name in self.imported.short else FULL)
-        return Candidate(action.class_id, self.id, self.kind, None, None, chosen, kind)
+        before = tuple(self.imported.cut.get(t) for t in chosen)
+        return Candidate(action.class_id, self.id, self.kind, None, None, chosen, kind,
+                         before if any(n is not None for n in before) else ())
 
     def describe(self) -> dict:
         name = display_name(self.imported.format, self.imported.path)
@@ -274,10 +285,11 @@ def load_import(format: str | None, path: Path, class_list: ClassList, n: int = 
     mapped = map_entries(path, entries, class_list, mapping, FORMATS[format].merges_repeats,
                          report)
     cleaned = clean_entries(mapped, report)
-    checked = check_lengths(path, cleaned, on_long, report)
+    cut: dict[str, int] = {}
+    checked = check_lengths(path, cleaned, on_long, report, cut)
     sets, short = _chunk(checked, class_list, n, report)
     return ImportedText(format, path, label or default_label(format, path),
-                        hashlib.sha256(raw).hexdigest(), n, sets, report, frozenset(short))
+                        hashlib.sha256(raw).hexdigest(), n, sets, report, frozenset(short), cut)
 
 
 def display_name(format: str, path: Path) -> str:
@@ -556,9 +568,10 @@ def clean_entries(mapped: dict[str, list], report: ImportReport) -> dict[str, li
 # -- length ------------------------------------------------------------------------
 
 def check_lengths(path: Path, entries: dict[str, list], on_long: str,
-                  report: ImportReport) -> dict[str, list]:
+                  report: ImportReport, cut: dict[str, int]) -> dict[str, list]:
     """Flag descriptions over CLIP's context (77 tokens with start and end) or over
-    MAX_SUBTEXT_CHARS; keep them, cut them to fit, or refuse the file."""
+    MAX_SUBTEXT_CHARS; keep them, cut them to fit (each cut text -> its tokens before, in
+    `cut`), or refuse the file."""
     texts = [t for items in entries.values() for _, t in items]
     counts = dict(zip(texts, clip_token_counts(texts), strict=True))
     out: dict[str, list] = {}
@@ -566,10 +579,11 @@ def check_lengths(path: Path, entries: dict[str, list], on_long: str,
         kept = []
         for set_key, t in items:
             n_tokens = counts[t]
-            if n_tokens > CLIP_CONTEXT or len(t) > MAX_SUBTEXT_CHARS:
+            if is_long(n_tokens, t):
                 report.long.append((name, n_tokens, len(t), t))
                 if on_long == "truncate":
                     t = fit_clip_context(t, MAX_SUBTEXT_CHARS)
+                    cut[t] = n_tokens
             kept.append((set_key, t))
         out[name] = kept
     if report.long and on_long == "reject":

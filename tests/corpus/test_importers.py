@@ -349,8 +349,12 @@ def test_a_90_token_description_is_flagged_with_its_token_count():
                                            r"'BalanceBeam': 90 tokens"):
         import_sources(None, DATA / "cupl_ucf101_quirks.json", UCF, on_long="reject")
     cut, _ = import_sources(None, DATA / "cupl_ucf101_quirks.json", UCF, on_long="truncate")
-    first = cut[0].candidate(by_name(UCF, "BalanceBeam")).subtexts[0]
+    beam = cut[0].candidate(by_name(UCF, "BalanceBeam"))
+    first = beam.subtexts[0]
     assert text.startswith(first) and clip_token_counts([first])[0] <= 77 and len(first) <= 200
+    # The cut is recorded with the length before (subtexts.parquet n_tokens_before_cut).
+    assert beam.n_tokens_before_cut[0] == 90
+    assert set(beam.n_tokens_before_cut[1:]) == {None}
 
 
 # -- the other formats and detection ---------------------------------------------------
