@@ -371,6 +371,17 @@ def test_froster_raw_text_lines_are_read():
     assert "nothing left after clean-up, no set (1): chew" in report.render()
 
 
+def test_froster_text_lines_without_a_number_are_read_by_name(tmp_path):
+    path = tmp_path / "rephrased.txt"  # one `Class: sentence` per line, no `N.`
+    path.write_text("Chew: A person moves their jaw up and down while eating.\n"
+                    "\n"
+                    '"Brush Hair": A person pulls a brush through their hair.\n')
+    sources, report = import_sources("froster-text", path, HMDB, n=1)
+    assert report.mapped_by == "name" and report.sets_by_class == {"brush_hair": 1, "chew": 1}
+    assert sources[0].candidate(by_name(HMDB, "chew")).subtexts == (
+        "A person moves their jaw up and down while eating.",)
+
+
 def test_a_headerless_csv_is_read_with_names_or_indices():
     sources, report = import_sources(None, DATA / "hmdb51_headerless.csv", HMDB, n=1)
     assert report.format_from == "detected: CSV without a header"
@@ -459,6 +470,40 @@ def test_a_failed_import_leaves_the_bundle_at_out_untouched(curated_bundle, tmp_
                      str(DATA / "froster_hmdb51.json"), "-o", str(out), check=False)
     assert result.returncode != 0 and "nothing was written to" in result.stderr
     assert state() == before
+
+
+@pytest.mark.slow  # two runs of the real CLI
+def test_a_bad_import_in_a_config_build_leaves_the_bundle_untouched(curated_bundle, tmp_path):
+    """The same guarantee through `corpus build --config` (an `imports:` entry): one line
+    naming the file, the entry and the problem; the bundle at --out is unchanged."""
+    import hashlib
+    import shutil
+
+    from tests.corpus.conftest import run_cli
+
+    out = tmp_path / "hmdb51"
+    shutil.copytree(curated_bundle, out)
+    def state():
+        return {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in sorted(out.rglob("*")) if p.is_file()}
+
+    before = state()
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(b'{"brush hair": [["nested"]]}')
+    for imports, message in (
+            ([{"path": str(bad)}], "bad.json: entry 'brush hair' item 0: expected a string, "
+                                   "got list"),
+            ([{"path": str(DATA / "cupl_ucf101_quirks.json"), "format": "cupl"}],
+             "none of its")):
+        config = tmp_path / "config.yaml"
+        config.write_text(yaml.safe_dump({"curated": "always", "embedded_llm": "never",
+                                          "imports": imports}))
+        result = run_cli("corpus", "build", "--plain", "--dataset", "hmdb51", "--classes", "2",
+                         "--config", str(config), "--out", str(out), "--force", check=False)
+        assert result.returncode == 2, result.stderr
+        assert message in result.stderr and "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+        assert state() == before and "manifest.json" in before
 
 
 def test_curated_text_is_found_under_another_spelling_of_the_class(tmp_path):
