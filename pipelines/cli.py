@@ -33,8 +33,8 @@ def _print_summary(summary: dict) -> None:
         say(f"short sets (fewer than N sub-texts, marked `short`): "
             f"{summary['short_sets_valid']} valid, {summary['short_sets_selected']} selected")
     if summary.get("subtexts_cut"):
-        say(f"on_long truncate: {summary['subtexts_cut']} sub-text(s) cut to CLIP's 77 tokens "
-            "(subtexts.parquet n_tokens_before_cut)")
+        say(f"on_long truncate: {summary['subtexts_cut']} sub-text(s) cut to fit CLIP's 77 "
+            "tokens and 200 characters (subtexts.parquet n_tokens_before_cut)")
     if summary.get("sets_rejected_long"):
         say(f"on_long reject: {summary['sets_rejected_long']} set(s) rejected for a sub-text "
             "over 77 CLIP tokens or 200 characters (subtexts.parquet rejected_reason)")

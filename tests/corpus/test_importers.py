@@ -598,3 +598,19 @@ def test_froster_sentences_and_short_sets_reach_the_bundle_marked(tmp_path):
     emb = load_text_embeddings(out)
     aug = [s for s in emb.sets if s.set_kind == "class_text"]
     assert len(aug) == 4 and all(s.tpp is None and len(s.texts) == 1 for s in aug)
+
+    # The zero-shot assessment uses the augmentation as the class text of its source: with
+    # videos that are exactly those embeddings, that source's `set` variant finds them all.
+    import numpy as np
+
+    from model.assess.videos import Videos
+    from model.assess.zeroshot import assess_bundle, tpp_analysis
+
+    by_class = {s.class_id: s.pooled[0] for s in aug}
+    vids = np.stack([by_class.get(c, emb.class_pooled[c]) for c in range(len(emb.names))])
+    report = assess_bundle("b", emb, Videos(vids, np.arange(len(emb.names)), {}), None, [],
+                           [], seeds=2)
+    row = next(r for r in report["sources"] if r["source"] == "import:froster/froster_hmdb51/0")
+    assert row["mean_tpp"] is None and row["classes"] == 4 and row["tpp_by_class"] == {}
+    assert row["set"]["top1"] == 1.0
+    assert tpp_analysis([report], emb.names)["sources"] == len(report["sources"]) - 1
