@@ -49,6 +49,12 @@ class Candidate:
     length_rejection: str | None = None
 
 
+def is_class_text(subtext_row: dict) -> bool:
+    """A subtexts.parquet row of a valid class-text augmentation (one sentence a source gives
+    instead of a set); bundles made before `set_kind` have none."""
+    return subtext_row.get("set_kind") == CLASS_TEXT and subtext_row["rejected_reason"] is None
+
+
 def set_kind_of(n_items: int, n: int) -> str:
     """What a source's `n_items` descriptions of one class are, for sets of n."""
     return CLASS_TEXT if n_items == 1 else SHORT if n_items < n else FULL

@@ -9,7 +9,7 @@ from corpus.config import CorpusConfig
 from corpus.encoders import EmbeddingCache, Encoded, TextEncoder, create_encoder
 from corpus.entities import EntityCorpus, Vocabulary
 from corpus.selection import ScoredClass
-from corpus.subtexts import CLASS_TEXT, SHORT, TOO_LONG
+from corpus.subtexts import SHORT, TOO_LONG, is_class_text
 from corpus.tokens import CLIP_CONTEXT, clip_token_counts
 
 
@@ -83,11 +83,6 @@ def entity_text(template: str, entity: dict) -> str:
     if not entity["description"]:
         return entity["text"]
     return template.format(entity=entity["text"], description=entity["description"])
-
-
-def is_class_text(subtext_row: dict) -> bool:
-    """A valid class-text augmentation: one sentence a source gives instead of a set."""
-    return subtext_row.get("set_kind") == CLASS_TEXT and subtext_row["rejected_reason"] is None
 
 
 def embedding_rows(tables: dict[str, pa.Table], entity_template: str) -> list[dict]:

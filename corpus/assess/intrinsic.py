@@ -22,7 +22,8 @@ from corpus.assess import measures
 from corpus.config import ClipEncoder
 from corpus.encoders import MINILM_ID, EmbeddingCache, TextEncoder, create_encoder
 from corpus.errors import BundleError, ConfigError, SubtextError
-from corpus.tables import entity_text, is_class_text
+from corpus.subtexts import is_class_text
+from corpus.tables import entity_text
 from corpus.verify import verify_bundle
 
 SELECTED = "TPP-selected"

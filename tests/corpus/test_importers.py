@@ -599,6 +599,14 @@ def test_froster_sentences_and_short_sets_reach_the_bundle_marked(tmp_path):
     aug = [s for s in emb.sets if s.set_kind == "class_text"]
     assert len(aug) == 4 and all(s.tpp is None and len(s.texts) == 1 for s in aug)
 
+    # `export` writes the augmentations back in FROSTER's shape; import gives them back.
+    from corpus.formats.export import export_bundle
+
+    export_bundle(out, "froster", tmp_path / "again.json", "import:froster/froster_hmdb51/0")
+    again = import_sources("froster", tmp_path / "again.json", HMDB.head(5))[0][0]
+    assert {again.candidate(by_name(HMDB, n)).subtexts[0] for n in again.imported.short} \
+        == sentences
+
     # The zero-shot assessment uses the augmentation as the class text of its source: with
     # videos that are exactly those embeddings, that source's `set` variant finds them all.
     import numpy as np
