@@ -599,6 +599,12 @@ def test_froster_sentences_and_short_sets_reach_the_bundle_marked(tmp_path):
     aug = [s for s in emb.sets if s.set_kind == "class_text"]
     assert len(aug) == 4 and all(s.tpp is None and len(s.texts) == 1 for s in aug)
 
+    from corpus.show import show
+
+    shown = show(out, "catch")
+    assert "import:froster/froster_hmdb51/0  class-text augmentation" in shown
+    assert "(short set of 3)" in shown
+
     # `export` writes the augmentations back in FROSTER's shape; import gives them back.
     from corpus.formats.export import export_bundle
 
