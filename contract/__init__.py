@@ -30,6 +30,7 @@ from contract.schema import (
 )
 from contract.vocabulary import (
     EMBEDDING_KINDS,
+    SET_KINDS,
     SOURCE_KINDS,
     UNIT_KINDS,
 )
@@ -37,7 +38,7 @@ from contract.vocabulary import (
 __all__ = [
     "CARD", "CLASSES_SCHEMA", "CLASS_ENTITIES_SCHEMA", "CLASS_UNITS_SCHEMA", "EMBEDDING_KINDS",
     "ENTITIES_SCHEMA", "FAILURES_SCHEMA", "FORMAT", "MANIFEST", "SCHEMA_VERSION",
-    "SOURCE_KINDS", "SUBTEXTS_SCHEMA", "TABLE_SCHEMAS", "UNITS_SCHEMA", "UNIT_KINDS",
+    "SET_KINDS", "SOURCE_KINDS", "SUBTEXTS_SCHEMA", "TABLE_SCHEMAS", "UNITS_SCHEMA", "UNIT_KINDS",
     "UNIT_REJECTIONS_SCHEMA", "check_manifest", "embeddings_file", "embeddings_schema",
     "file_sha256", "state_dict_sha256", "unsafe_manifest_paths",
 ]

@@ -21,6 +21,7 @@ SUBTEXTS_SCHEMA = pa.schema([
     ("position", pa.int32()), ("text", pa.string()), ("sigma", pa.float64()),
     ("delta", pa.float64()), ("tpp", pa.float64()), ("selected", pa.bool_()),
     ("rejected_reason", pa.string()), ("n_tokens", pa.int32()), ("truncated", pa.bool_()),
+    ("set_kind", pa.string()), ("n_tokens_before_cut", pa.int32()),
 ])
 FAILURES_SCHEMA = pa.schema([
     ("class_id", pa.int32()), ("source", pa.string()), ("reason", pa.string()),

@@ -153,8 +153,9 @@ class ImportSpec(_Strict):
     # auto: by name, by index where the file gives no names; a name contradicting its index
     # stops the build. name / index: map by that alone (`--by-name` / `--by-index`).
     mapping: Literal["auto", "name", "index"] = "auto"
-    # Descriptions over CLIP's 77 tokens or 200 characters: keep (flagged), truncate, reject.
-    on_long: Literal["keep", "truncate", "reject"] = "keep"
+    # Descriptions over CLIP's 77 tokens or 200 characters: keep (flagged), truncate,
+    # reject (the file is refused); None: the config's `on_long`.
+    on_long: Literal["keep", "truncate", "reject"] | None = None
 
     @field_validator("format")
     @classmethod
@@ -174,6 +175,10 @@ class CorpusConfig(_Strict):
     curated: Literal["auto", "always", "never"] = "auto"
     curated_priority: int = Field(0, ge=0)
     imports: list[ImportSpec] = Field(default_factory=list)
+    # Sub-texts over CLIP's 77 tokens or 200 characters, from any source: keep (recorded in
+    # n_tokens, flagged `truncated`), truncate (cut to fit, recorded) or reject (the set is
+    # rejected, saying which sub-text). An import's own `on_long` overrides it for its file.
+    on_long: Literal["keep", "truncate", "reject"] = "keep"
     endpoints: list[Endpoint] = Field(default_factory=list)
     # With no endpoints configured, where the embedded SmolLM2 server runs: `fallback`
     # only for classes no curated or imported source covers (a curated dataset starts no

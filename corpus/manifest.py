@@ -89,6 +89,12 @@ def summary(out: Path, manifest: dict, up_to_date: bool = False) -> dict:
         "up_to_date": up_to_date,
         "classes_ok": manifest["counts"]["classes_ok"],
         "classes_failed": manifest["counts"]["classes_failed"],
+        # Smaller sets a source had instead of N (an imported file): docs/sharing.md.
+        "short_sets_valid": manifest["counts"].get("short_sets_valid", 0),
+        "short_sets_selected": manifest["counts"].get("short_sets_selected", 0),
+        "class_text_augmentations": manifest["counts"].get("class_text_augmentations", 0),
+        "subtexts_cut": manifest["counts"].get("subtexts_cut", 0),
+        "sets_rejected_long": manifest["counts"].get("sets_rejected_long", 0),
         "mean_tpp_by_source": manifest["tpp"]["mean_by_source"],
         "selected_by_source": manifest["tpp"]["selected_by_source"],
         "tpp_encoder": manifest["tpp"]["encoder"],

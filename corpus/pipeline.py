@@ -215,7 +215,7 @@ def build(plan: BuildPlan, stages: Stages | None = None) -> dict:
             unit_prompts=plan.unit_prompts, inputs=plan.inputs_sha256,
             sources=sources.describe(), embedded_llm=sources.embedded.describe(), tpp=tpp,
             encoders=encoder_info,
-            counts=counts(tables, cfg.n_subtexts), knowledge=knowledge,
+            counts=counts(tables), knowledge=knowledge,
             run={"llm_usage": usage,
                  "embedding_cache": {"hits": cache.hits, "misses": cache.misses},
                  "stage_times": stage_times,

@@ -2,7 +2,8 @@
 
 Degenerate sets are rejected, with the reason recorded, before TPP is computed:
 TPP is unbounded for them and would otherwise win. Selection is tiered: TPP picks among
-the valid sets of the best (lowest) priority tier that has one.
+the valid sets of the best (lowest) priority tier that has one, full sets before short
+ones. A class-text augmentation (one sentence) is checked but never scored or selected.
 """
 
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from corpus.config import CorpusConfig, TPPConfig
 from corpus.encoders import EmbeddingCache, TextEncoder, create_encoder
 from corpus.errors import SubtextError
 from corpus.sources import Failure, GeneratedClass
-from corpus.subtexts import Candidate, textual_reject_reason
+from corpus.subtexts import CLASS_TEXT, FULL, Candidate, textual_reject_reason
 from corpus.tpp import tpp_terms
 
 
@@ -60,14 +61,17 @@ def score_class(
     priority: dict[str, int] | None = None,
 ) -> list[ScoredCandidate]:
     """Score every candidate of one class and mark the selected set: the highest TPP among
-    the valid sets of the best (lowest) priority tier; with one tier, plain TPP selection."""
+    the valid sets of the best (lowest) priority tier, full sets first; with one tier and no
+    short sets, plain TPP selection. TPP of a short set of m sub-texts is the same formula
+    with N = m (docs/methods.md §1b)."""
     scored = []
     for candidate_id, cand in candidates:
-        reason = textual_reject_reason(label, cand.subtexts, n)
+        reason = cand.length_rejection or textual_reject_reason(label, cand.subtexts, n,
+                                                                 cand.set_kind)
         if reason is None:
             subtext_vecs = np.stack([vectors[s] for s in cand.subtexts])
             reason = embedding_reject_reason(class_vec, subtext_vecs, cfg.near_duplicate_cosine)
-        if reason is not None:
+        if reason is not None or cand.set_kind == CLASS_TEXT:
             scored.append(ScoredCandidate(candidate_id, cand, reason, None, None, None))
             continue
         terms = tpp_terms(class_vec, subtext_vecs, cfg.alpha, cfg.beta, cfg.epsilon)
@@ -90,8 +94,11 @@ def select(scored: list[ScoredCandidate], priority: dict[str, int]) -> int | Non
         return None
     tier = min(priority.get(s.candidate.source, 0) for s in valid)
     in_tier = [s for s in valid if priority.get(s.candidate.source, 0) == tier]
-    # Ties go to the earlier source, so selection is deterministic.
-    return max(in_tier, key=lambda s: (s.tpp, -s.candidate_id)).candidate_id
+    # A short set's TPP averages fewer terms (fewer pairs for diversity), so it is not a
+    # fair match for a full set's: it is chosen only when its tier has no full set. Ties go
+    # to the earlier source, so selection is deterministic.
+    return max(in_tier, key=lambda s: (s.candidate.set_kind == FULL, s.tpp,
+                                       -s.candidate_id)).candidate_id
 
 
 @dataclass

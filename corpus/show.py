@@ -4,6 +4,7 @@ from pathlib import Path
 
 from corpus import store
 from corpus.errors import SubtextError
+from corpus.subtexts import SHORT, is_class_text
 
 
 def show(bundle: Path, cls: str | None) -> str:
@@ -24,7 +25,10 @@ def show(bundle: Path, cls: str | None) -> str:
         head = cand[0]
         mark = "*" if head["selected"] else " "
         score = (f"TPP {head['tpp']:.3f}" if head["tpp"] is not None
+                 else "class-text augmentation" if is_class_text(head)
                  else f"rejected: {head['rejected_reason']}")
+        if head.get("set_kind") == SHORT and head["tpp"] is not None:
+            score += f" (short set of {len(cand)})"
         lines.append(f"{mark} [{cid}] {head['source']}  {score}")
         lines += [f"      {r['position']}. {r['text']}" for r in cand]
     failures = [f for f in store.read_table(bundle, "failures.parquet").to_pylist()

@@ -24,7 +24,7 @@ from corpus.llm.client import LLMClient, record_usage
 from corpus.paths import cache_dir
 from corpus.plan import BuildRequest, plan_build, use_curated
 from corpus.prompts import PromptSet
-from corpus.subtexts import Candidate, LLMSource, Source
+from corpus.subtexts import Candidate, LLMSource, Source, apply_on_long
 from corpus.unit_sources import CuratedUnitSource, LLMUnitSource, RawUnits, load_unit_prompts
 
 UnitSource = CuratedUnitSource | LLMUnitSource
@@ -90,6 +90,7 @@ class ClassSources:
     units: list[UnitSource]
     embedded: EmbeddedUse = EmbeddedUse("never", frozenset(), "no embedded model")
     embedded_sources: frozenset[str] = frozenset()  # ids of the sources it answers
+    on_long: str = "keep"  # config `on_long`, for generated and curated sets
 
     def asks(self, source: Source | UnitSource, action: ActionClass) -> bool:
         """Every source is asked for every class, except the embedded model outside the
@@ -136,7 +137,8 @@ def make_sources(cfg: CorpusConfig, class_list: ClassList, clients: list[LLMClie
                                        class_names=tuple(c.name for c in class_list.classes)))
     for spec in cfg.imports:
         subtexts += import_sources(spec.format, Path(spec.path), class_list, cfg.n_subtexts,
-                                   spec.priority, spec.label, spec.mapping, spec.on_long)[0]
+                                   spec.priority, spec.label, spec.mapping,
+                                   spec.on_long or cfg.on_long)[0]
     embedded = embedded_use(cfg, class_list, subtexts)
     # An embedded model given no class is no source of this bundle (and starts no server).
     asked = [c for c in clients if not c.endpoint.embedded or embedded.class_ids]
@@ -154,7 +156,7 @@ def make_sources(cfg: CorpusConfig, class_list: ClassList, clients: list[LLMClie
             "matched a class, no endpoints, and embedded_llm is never")
     on_embedded = frozenset(s.id for s in [*subtexts, *units] if isinstance(
         s, LLMSource | LLMUnitSource) and s.client.endpoint.embedded)
-    return ClassSources(subtexts, units, embedded, on_embedded)
+    return ClassSources(subtexts, units, embedded, on_embedded, cfg.on_long)
 
 
 # -- the sources of a build, once per process -----------------------------------------------
@@ -231,7 +233,10 @@ def generate_class(action: ActionClass, sources: ClassSources) -> GeneratedClass
         if not sources.asks(source, action):
             continue
         try:
-            out.candidates.append((candidate_id, source.candidate(action)))
+            candidate = source.candidate(action)
+            if candidate.source_kind != "import":  # checked under its import's own on_long
+                candidate = apply_on_long(candidate, sources.on_long)
+            out.candidates.append((candidate_id, candidate))
         except LLMFatalError:
             raise
         except SubtextError as err:

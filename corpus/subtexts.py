@@ -7,13 +7,15 @@ picks one set per class.
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
+from contract import SET_KINDS
 from corpus.classes import ActionClass
 from corpus.errors import ReplyInvalid
 from corpus.prompts import PromptSet, Question
 from corpus.text import NEAR_DUPLICATE_JACCARD, jaccard, normalise
+from corpus.tokens import CLIP_CONTEXT, clip_token_counts, fit_clip_context
 
 if TYPE_CHECKING:  # the client pulls in openai; sources only hold one
     from corpus.llm.client import LLMClient
@@ -22,6 +24,13 @@ if TYPE_CHECKING:  # the client pulls in openai; sources only hold one
 # pattern also makes llama.cpp's grammar keep strings on one line (docs/offline.md).
 SUBTEXT_PATTERN = r"^[A-Za-z0-9 ,.;:'()/-]{1,120}$"
 MAX_SUBTEXT_CHARS = 200
+
+# What a candidate is (subtexts.parquet `set_kind`, docs/corpus-format.md). A source that
+# has fewer than N distinct descriptions for a class (an imported file) keeps them rather
+# than dropping the class: 2 to N-1 form a *short* set, scored with TPP over its own size;
+# one sentence (FROSTER's rephrased class) is a *class-text augmentation*, an alternative
+# class text that is embedded but never scored or selected as sub-texts.
+FULL, SHORT, CLASS_TEXT = SET_KINDS
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,23 @@ class Candidate:
     model: str | None
     prompt_id: str | None
     subtexts: tuple[str, ...]
+    set_kind: str = FULL  # SET_KINDS
+    # `on_long` (config, docs/sharing.md): each sub-text's CLIP token count before the
+    # pipeline cut it to fit (None where it was not cut; empty when nothing was), and why
+    # the set is rejected for length.
+    n_tokens_before_cut: tuple[int | None, ...] = ()
+    length_rejection: str | None = None
+
+
+def is_class_text(subtext_row: dict) -> bool:
+    """A subtexts.parquet row of a valid class-text augmentation (one sentence a source gives
+    instead of a set); bundles made before `set_kind` have none."""
+    return subtext_row.get("set_kind") == CLASS_TEXT and subtext_row["rejected_reason"] is None
+
+
+def set_kind_of(n_items: int, n: int) -> str:
+    """What a source's `n_items` descriptions of one class are, for sets of n."""
+    return CLASS_TEXT if n_items == 1 else SHORT if n_items < n else FULL
 
 
 class Source(Protocol):
@@ -91,24 +117,65 @@ def parse_subtext_reply(reply: Any, n: int, example: tuple[str, ...] = ()) -> tu
     return cleaned
 
 
-def textual_reject_reason(label: str, subtexts: tuple[str, ...], n: int) -> str | None:
+ON_LONG = ("keep", "truncate", "reject")
+TOO_LONG = "too long for CLIP"  # how a set rejected by `on_long: reject` is recorded
+
+
+def is_long(n_tokens: int, text: str) -> bool:
+    """Over CLIP's context (which would cut it silently) or over MAX_SUBTEXT_CHARS."""
+    return n_tokens > CLIP_CONTEXT or len(text) > MAX_SUBTEXT_CHARS
+
+
+def apply_on_long(candidate: Candidate, on_long: str) -> Candidate:
+    """A generated or curated set under the config's `on_long`: `keep` as it is (the bundle
+    records n_tokens and flags `truncated`), `truncate` each long sub-text to the longest
+    whole-word prefix within both limits, recording its length before; `reject` the set,
+    naming the first long sub-text. Imported text is checked when its file is read, under
+    that import's own `on_long` (corpus.formats)."""
+    if on_long == "keep":
+        return candidate
+    counts = clip_token_counts(list(candidate.subtexts))
+    long = [(i, n, t) for i, (n, t) in enumerate(zip(counts, candidate.subtexts, strict=True))
+            if is_long(n, t)]
+    if not long:
+        return candidate
+    if on_long == "reject":
+        i, n, t = long[0]
+        more = f" (and {len(long) - 1} more)" if len(long) > 1 else ""
+        return replace(candidate, length_rejection=(
+            f"{TOO_LONG}: sub-text {i} is {n} CLIP tokens (limit {CLIP_CONTEXT}) and "
+            f"{len(t)} characters (limit {MAX_SUBTEXT_CHARS}){more}, {t[:40]!r}…; "
+            "on_long: reject"))
+    before = dict.fromkeys(range(len(counts)))
+    cut = list(candidate.subtexts)
+    for i, n, t in long:
+        cut[i], before[i] = fit_clip_context(t, MAX_SUBTEXT_CHARS), n
+    return replace(candidate, subtexts=tuple(cut), n_tokens_before_cut=tuple(before.values()))
+
+
+def textual_reject_reason(label: str, subtexts: tuple[str, ...], n: int,
+                          set_kind: str = FULL) -> str | None:
     """Why a candidate set is degenerate before any embedding is computed, or None.
 
     TPP is +inf for a sub-text identical to the class text (alpha(1) = 0) or a set of
     identical sub-texts (beta(0) = 0), and high for sets that merely echo the class
-    name: such sets must never reach selection.
+    name: such sets must never reach selection. A source marks a set short or a class-text
+    augmentation itself (`Candidate.set_kind`); any other set must have exactly n.
     """
-    if len(subtexts) != n:
-        return f"expected {n} sub-texts, got {len(subtexts)}"
+    size = len(subtexts)
+    if set_kind_of(size, n) != set_kind or size > n:
+        expected = {FULL: f"{n} sub-texts", SHORT: f"2 to {n - 1} sub-texts (a short set)",
+                    CLASS_TEXT: "1 sentence (a class-text augmentation)"}[set_kind]
+        return f"expected {expected}, got {size}"
     normalised = [normalise(s) for s in subtexts]
     if any(not s for s in normalised):
         return "empty sub-text"
-    if len(set(normalised)) < n:
+    if len(set(normalised)) < size:
         return "duplicate sub-texts"
     if normalise(label) in normalised:
         return "sub-text restates the class name"
-    for i in range(n):
-        for j in range(i + 1, n):
+    for i in range(size):
+        for j in range(i + 1, size):
             overlap = jaccard(subtexts[i], subtexts[j])
             if overlap >= NEAR_DUPLICATE_JACCARD:
                 return f"near-duplicate sub-texts (word overlap {overlap:.2f})"

@@ -9,6 +9,7 @@ from corpus.config import CorpusConfig
 from corpus.encoders import EmbeddingCache, Encoded, TextEncoder, create_encoder
 from corpus.entities import EntityCorpus, Vocabulary
 from corpus.selection import ScoredClass
+from corpus.subtexts import SHORT, TOO_LONG, is_class_text
 from corpus.tokens import CLIP_CONTEXT, clip_token_counts
 
 
@@ -41,6 +42,9 @@ def subtexts_table(scored: list[ScoredClass]) -> pa.Table:
                     "tpp": cand.tpp, "selected": cand.selected,
                     "rejected_reason": cand.rejected_reason,
                     "n_tokens": n_tokens[text], "truncated": n_tokens[text] > CLIP_CONTEXT,
+                    "set_kind": c.set_kind,
+                    "n_tokens_before_cut": (c.n_tokens_before_cut[position]
+                                            if c.n_tokens_before_cut else None),
                 })
     return pa.Table.from_pylist(rows, schema=contract.SUBTEXTS_SCHEMA)
 
@@ -91,9 +95,13 @@ def embedding_rows(tables: dict[str, pa.Table], entity_template: str) -> list[di
 
     rows = [row("class", c["text"], True, c["class_id"])
             for c in tables["classes.parquet"].to_pylist()]
+    subtexts = tables["subtexts.parquet"].to_pylist()
     rows += [row("subtext", s["text"], s["selected"], s["class_id"], s["candidate_id"],
                  s["position"])
-             for s in tables["subtexts.parquet"].to_pylist() if s["tpp"] is not None]
+             for s in subtexts if s["tpp"] is not None]
+    # A class-text augmentation stands in for the class text, so it gets word embeddings too.
+    rows += [row("class_text", s["text"], True, s["class_id"], s["candidate_id"], s["position"])
+             for s in subtexts if is_class_text(s)]
     rows += [row("unit", u["text"], True, item=u["unit_id"])
              for u in tables["units.parquet"].to_pylist()]
     rows += [row("entity", entity_text(entity_template, e), True, item=e["entity_id"])
@@ -131,18 +139,28 @@ def bundle_encoders(cfg: CorpusConfig, tpp: TextEncoder) -> list[TextEncoder]:
     return list({e.id: e for e in encoders}.values())
 
 
-def counts(tables: dict[str, pa.Table], n: int) -> dict:
+def counts(tables: dict[str, pa.Table]) -> dict:
     classes, subtexts = tables["classes.parquet"], tables["subtexts.parquet"]
     status = classes.column("status").to_pylist()
-    valid = [t is not None for t in subtexts.column("tpp").to_pylist()]
+    rows = subtexts.to_pylist()
+    # One entry per candidate: sets differ in size, so rows // n would miscount.
+    candidates = {(r["class_id"], r["candidate_id"]): r for r in rows}.values()
+    valid = [c for c in candidates if c["tpp"] is not None]
     return {
         "units": tables["units.parquet"].num_rows,
         "entities": tables["entities.parquet"].num_rows,
         "classes": len(status),
         "classes_ok": status.count("ok"),
         "classes_failed": status.count("failed"),
-        "candidates": len(valid) // n,
-        "candidates_valid": sum(valid) // n,
-        "subtexts": len(valid),
-        "subtexts_truncated": sum(subtexts.column("truncated").to_pylist()),
+        "candidates": len(candidates),
+        "candidates_valid": len(valid),
+        "short_sets_valid": sum(c["set_kind"] == SHORT for c in valid),
+        "short_sets_selected": sum(c["set_kind"] == SHORT and c["selected"] for c in valid),
+        "class_text_augmentations": sum(is_class_text(c) for c in candidates),
+        "subtexts": len(rows),
+        "subtexts_truncated": sum(r["truncated"] for r in rows),
+        # config / import `on_long`: sub-texts the pipeline cut to fit, sets it rejected.
+        "subtexts_cut": sum(r["n_tokens_before_cut"] is not None for r in rows),
+        "sets_rejected_long": sum((c["rejected_reason"] or "").startswith(TOO_LONG)
+                                  for c in candidates),
     }

@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from contract import MANIFEST, TABLE_SCHEMAS, embeddings_schema, file_sha256
+from contract import MANIFEST, SET_KINDS, TABLE_SCHEMAS, embeddings_schema, file_sha256
 from contract.manifest import unsafe_name
 from corpus.errors import BundleError
 from corpus.store import read_manifest, read_table
@@ -100,17 +100,24 @@ def _verify_content(bundle: Path, manifest: dict) -> list[str]:
     for r in subtexts:
         if r["selected"]:
             selected.setdefault(r["class_id"], []).append(r)
-        if r["rejected_reason"] is None and r["tpp"] is None:
+        if r["set_kind"] not in SET_KINDS:
+            problems.append(f"subtexts.parquet: class {r['class_id']} candidate "
+                            f"{r['candidate_id']}: unknown set_kind {r['set_kind']!r}")
+        elif (r["rejected_reason"] is None and r["tpp"] is None
+                and r["set_kind"] != "class_text"):
             problems.append(f"subtexts.parquet: class {r['class_id']} candidate "
                             f"{r['candidate_id']} is neither rejected nor scored")
     for c in classes:
         rows = selected.get(c["class_id"], [])
         if c["status"] == "ok":
             ids = {r["candidate_id"] for r in rows}
-            if ids != {c["selected_candidate"]} or len(rows) != n:
+            short = {r["set_kind"] for r in rows} == {"short"}
+            if ids != {c["selected_candidate"]} or not (
+                    2 <= len(rows) < n if short else len(rows) == n):
+                expected = f"2 to {n - 1}, a short set" if short else str(n)
                 problems.append(f"class {c['class_id']} ({c['name']}): selected_candidate "
                                 f"{c['selected_candidate']} does not match {len(rows)} "
-                                f"selected sub-text rows (expected {n})")
+                                f"selected sub-text rows (expected {expected})")
         elif c["status"] == "failed":
             if rows:
                 problems.append(f"class {c['class_id']} ({c['name']}): failed but has a "
@@ -170,6 +177,10 @@ def _verify_embeddings(bundle: Path, encoder: dict, classes: list[dict],
          s["selected"])
         for s in subtexts if s["tpp"] is not None
     ]
+    expected += [(("class_text", s["class_id"], s["candidate_id"], s["position"], None),
+                  s["text"], True)
+                 for s in subtexts if s["set_kind"] == "class_text"
+                 and s["rejected_reason"] is None]
     for kind, ids in items.items():
         seen = {k[4] for k in index if k[0] == kind}
         missing = [i for i in ids if i not in seen]

@@ -30,6 +30,12 @@ class ClassText:
     # encoder cut it (embeddings `n_tokens` / `truncated`; None in bundles made before them).
     subtext_n_tokens: list[int | None] = field(default_factory=list)
     subtext_truncated: list[bool | None] = field(default_factory=list)
+    # The selected set's `set_kind`: "full", or "short" when a source had fewer than N
+    # descriptions for the class (None when failed, or in bundles made before the column).
+    set_kind: str | None = None
+    # Class-text augmentations: one sentence a source gives for the class instead of a set
+    # (FROSTER's rephrased class), usable in place of `text`; source id -> (text, pooled, words).
+    augmentations: dict[str, tuple[str, np.ndarray, np.ndarray]] = field(default_factory=dict)
 
 
 @dataclass
@@ -173,6 +179,11 @@ def load_bundle(root: str | Path, encoder_id: str | None = None) -> Bundle:
     class_rows = {r["class_id"]: r for r in emb if r["kind"] == "class"}
     sub_rows = {(r["class_id"], r["candidate_id"], r["position"]): r
                 for r in emb if r["kind"] == "subtext"}
+    aug_rows = {(r["class_id"], r["candidate_id"]): r for r in emb if r["kind"] == "class_text"}
+    augmentations: dict[int, list[dict]] = {}
+    for s in subtexts:
+        if (s["class_id"], s["candidate_id"]) in aug_rows:
+            augmentations.setdefault(s["class_id"], []).append(s)
     out = []
     for c in sorted(classes, key=lambda r: r["class_id"]):
         row = class_rows.get(c["class_id"])
@@ -194,6 +205,12 @@ def load_bundle(root: str | Path, encoder_id: str | None = None) -> Bundle:
                 ct.subtext_words.append(_stack(srow["tokens"]))
                 ct.subtext_n_tokens.append(srow.get("n_tokens"))
                 ct.subtext_truncated.append(srow.get("truncated"))
+                ct.set_kind = s.get("set_kind", "full")
+        for s in augmentations.get(c["class_id"], []):
+            arow = aug_rows[(s["class_id"], s["candidate_id"])]
+            ct.augmentations[s["source"]] = (s["text"],
+                                             np.asarray(arow["pooled"], dtype=np.float32),
+                                             _stack(arow["tokens"] or [arow["pooled"]]))
         out.append(ct)
     dims = {c.pooled.shape[0] for c in out}
     if dims != {int(encoder["dim"])}:
@@ -211,10 +228,11 @@ class CandidateSet:
     candidate_id: int
     source: str
     source_kind: str
-    tpp: float
+    tpp: float | None  # None for a class-text augmentation (never scored)
     selected: bool
     texts: list[str]
     pooled: np.ndarray  # (N, D)
+    set_kind: str = "full"  # "full", "short" (fewer than N) or "class_text" (one sentence)
 
 
 @dataclass
@@ -244,8 +262,7 @@ def load_text_embeddings(root: str | Path, encoder_id: str | None = None) -> Tex
     classes = sorted(pq.read_table(verified_path(root, manifest, "classes.parquet")).to_pylist(),
                      key=lambda r: r["class_id"])
     subtexts = pq.read_table(verified_path(root, manifest, "subtexts.parquet"),
-                             columns=["class_id", "candidate_id", "source", "source_kind",
-                                      "position", "text", "tpp", "selected"]).to_pylist()
+                             columns=None).to_pylist()
     emb = pq.read_table(verified_path(root, manifest, emb_name),
                         columns=["kind", "class_id", "candidate_id", "position", "pooled"])
     kinds = emb.column("kind").to_pylist()
@@ -253,26 +270,30 @@ def load_text_embeddings(root: str | Path, encoder_id: str | None = None) -> Tex
                emb.column("position").to_pylist(), strict=True)
     pooled = emb.column("pooled").combine_chunks().flatten().to_numpy().reshape(
         emb.num_rows, int(encoder["dim"])).astype(np.float32)
-    row_of = {k: i for i, k in enumerate(keys) if k[0] in ("class", "subtext")}
+    row_of = {k: i for i, k in enumerate(keys) if k[0] in ("class", "subtext", "class_text")}
     missing = [c["name"] for c in classes if ("class", c["class_id"], None, None) not in row_of]
     if missing:
         raise LearnerError(f"{root / emb_name}: no class embedding for {missing[:5]}")
     class_pooled = pooled[[row_of[("class", c["class_id"], None, None)] for c in classes]]
     grouped: dict[tuple[int, int], list[dict]] = {}
     for r in subtexts:
-        if r["tpp"] is not None:
+        r.setdefault("set_kind", "full")  # bundles made before the column
+        augmentation = r["set_kind"] == "class_text" and r["rejected_reason"] is None
+        if r["tpp"] is not None or augmentation:
             grouped.setdefault((r["class_id"], r["candidate_id"]), []).append(r)
     sets = []
     for (class_id, candidate_id), rows in sorted(grouped.items()):
         rows.sort(key=lambda r: r["position"])
-        index = [row_of.get(("subtext", class_id, candidate_id, r["position"])) for r in rows]
+        kind = "class_text" if rows[0]["set_kind"] == "class_text" else "subtext"
+        index = [row_of.get((kind, class_id, candidate_id, r["position"])) for r in rows]
         if None in index:
             raise LearnerError(f"{root / emb_name}: no embedding for a sub-text of class "
                                f"{class_id} candidate {candidate_id}")
         first = rows[0]
         sets.append(CandidateSet(class_id, candidate_id, first["source"], first["source_kind"],
-                                 float(first["tpp"]), bool(first["selected"]),
-                                 [r["text"] for r in rows], pooled[index]))
+                                 None if first["tpp"] is None else float(first["tpp"]),
+                                 bool(first["selected"]), [r["text"] for r in rows],
+                                 pooled[index], first["set_kind"]))
     return TextEmbeddings(root, manifest, encoder, [c["name"] for c in classes],
                           [c["label"] for c in classes], [c["text"] for c in classes],
                           class_pooled, sets)

@@ -29,6 +29,18 @@ def say(text: object = "", err: bool = False) -> None:
 def _print_summary(summary: dict) -> None:
     say(f"bundle: {summary['bundle']}")
     say(f"classes: {summary['classes_ok']} done, {summary['classes_failed']} failed")
+    if summary.get("short_sets_valid"):
+        say(f"short sets (fewer than N sub-texts, marked `short`): "
+            f"{summary['short_sets_valid']} valid, {summary['short_sets_selected']} selected")
+    if summary.get("subtexts_cut"):
+        say(f"on_long truncate: {summary['subtexts_cut']} sub-text(s) cut to fit CLIP's 77 "
+            "tokens and 200 characters (subtexts.parquet n_tokens_before_cut)")
+    if summary.get("sets_rejected_long"):
+        say(f"on_long reject: {summary['sets_rejected_long']} set(s) rejected for a sub-text "
+            "over 77 CLIP tokens or 200 characters (subtexts.parquet rejected_reason)")
+    if summary.get("class_text_augmentations"):
+        say(f"class-text augmentations (one sentence, marked `class_text`): "
+            f"{summary['class_text_augmentations']}")
     say(f"TPP encoder: {summary['tpp_encoder']}")
     for source, mean in summary["mean_tpp_by_source"].items():
         chosen = summary["selected_by_source"].get(source, 0)
@@ -190,10 +202,12 @@ def cmd_import(args: argparse.Namespace) -> int:
     report = load_import(args.format, Path(args.file), load_class_list(args.dataset),
                          args.n, mapping=args.mapping, on_long=args.on_long).report
     say(report.render())
-    if not report.classes_with_sets:
-        raise SubtextError(f"import file {args.file}: no class has a set of {args.n} "
+    if not report.classes_with_sets and not report.short_sets:
+        raise SubtextError(f"import file {args.file}: no class has a set of 2 or more "
                            f"sub-texts, so the build would select nothing; nothing was "
-                           f"written to {args.out}")
+                           f"written to {args.out}. A file of one sentence per class adds "
+                           "class-text augmentations to a build: list it under `imports:` "
+                           "in a config beside a sub-text source")
     args.import_format, args.import_file, args.import_n = report.format, args.file, args.n
     args.clip = args.pretrained = None
     args.classes, args.force, args.config, args.retry_failed = None, True, None, True

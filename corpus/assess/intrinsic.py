@@ -22,6 +22,7 @@ from corpus.assess import measures
 from corpus.config import ClipEncoder
 from corpus.encoders import MINILM_ID, EmbeddingCache, TextEncoder, create_encoder
 from corpus.errors import BundleError, ConfigError, SubtextError
+from corpus.subtexts import is_class_text
 from corpus.tables import entity_text
 from corpus.verify import verify_bundle
 
@@ -81,7 +82,8 @@ def load_bundle_text(bundle: Path) -> BundleText:
         cand.sort(key=lambda r: r["position"])
         head = cand[0]
         texts = tuple(r["text"] for r in cand)
-        valid = head["tpp"] is not None
+        # A class-text augmentation (one sentence, never TPP-scored) is valid text too.
+        valid = head["tpp"] is not None or is_class_text(head)
         src = sources.setdefault(head["source"], TextSource(head["source"], head["source_kind"]))
         src.sets.append(TextSet(class_id, texts, valid, head["tpp"], head["rejected_reason"]))
         if head["selected"]:

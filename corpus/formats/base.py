@@ -13,7 +13,15 @@ from typing import ClassVar
 from corpus.aliases import alias_index, class_list_order_note, hmdb_swapped_ids
 from corpus.classes import ActionClass, ClassList, match_key
 from corpus.errors import SubtextError
-from corpus.subtexts import MAX_SUBTEXT_CHARS, Candidate, clean_subtext
+from corpus.subtexts import (
+    FULL,
+    MAX_SUBTEXT_CHARS,
+    ON_LONG,
+    Candidate,
+    clean_subtext,
+    is_long,
+    set_kind_of,
+)
 from corpus.text import normalise
 from corpus.tokens import CLIP_CONTEXT, clip_token_counts, fit_clip_context
 
@@ -35,7 +43,8 @@ class ImportReport:
     # Classes of the list that the file does not mention.
     missing: list[str] = field(default_factory=list)
     # Class -> number of distinct descriptions, for classes with fewer than N: their one
-    # set is smaller than N and marked short (`ImportedText.short`).
+    # smaller set is kept, marked (`ImportedText.short`): 2 to N-1 a short set, 1 sentence
+    # a class-text augmentation (subtexts.parquet `set_kind`).
     too_few: dict[str, int] = field(default_factory=dict)
     # Classes the file gives but whose every item the clean-up dropped (no set).
     emptied: list[str] = field(default_factory=list)
@@ -53,12 +62,24 @@ class ImportReport:
     def classes_with_sets(self) -> int:
         return sum(1 for c, n in self.sets_by_class.items() if n and c not in self.too_few)
 
+    @property
+    def short_sets(self) -> dict[str, int]:
+        """Classes whose one set has 2 to N-1 sub-texts."""
+        return {c: k for c, k in self.too_few.items() if k >= 2}
+
+    @property
+    def class_text_augmentations(self) -> list[str]:
+        """Classes for which the file gives one sentence: a class-text augmentation."""
+        return [c for c, k in self.too_few.items() if k == 1]
+
     def as_dict(self) -> dict:
         return {
             "format": self.format, "format_from": self.format_from, "file": self.file,
             "n_subtexts": self.n_subtexts, "mapped_by": self.mapped_by,
             "classes_in_list": self.classes_in_list, "classes_with_sets": self.classes_with_sets,
             "unmatched": self.unmatched, "missing": self.missing, "too_few": self.too_few,
+            "short_sets": self.short_sets,
+            "class_text_augmentations": self.class_text_augmentations,
             "dropped": self.dropped, "emptied": self.emptied, "cleaned": self.cleaned,
             "long": [{"class": c, "n_tokens": t, "chars": n, "text": x}
                      for c, t, n, x in self.long],
@@ -80,8 +101,10 @@ class ImportReport:
 
         listing("unmatched: in the file, not in the class list", self.unmatched)
         listing("missing: in the class list, not in the file", self.missing)
-        listing(f"fewer than {self.n_subtexts} distinct descriptions, one short set",
-                [f"{k} ({v})" for k, v in self.too_few.items()])
+        listing(f"fewer than {self.n_subtexts} distinct descriptions, kept as one short set",
+                [f"{k} ({v})" for k, v in self.short_sets.items()])
+        listing("one sentence, kept as a class-text augmentation",
+                self.class_text_augmentations)
         listing("nothing left after clean-up, no set", self.emptied)
         listing("left-over descriptions dropped",
                 [f"{k} ({v})" for k, v in self.dropped.items()])
@@ -143,7 +166,6 @@ def register_format(cls: type[TextFormat]) -> type[TextFormat]:
 
 
 MAPPINGS = ("auto", "name", "index")
-ON_LONG = ("keep", "truncate", "reject")
 
 
 @dataclass(frozen=True)
@@ -159,6 +181,8 @@ class ImportedText:
     report: ImportReport = field(repr=False)
     # Classes whose only set is smaller than n_subtexts (fewer distinct descriptions).
     short: frozenset[str] = frozenset()
+    # Descriptions `on_long: truncate` cut: the cut text -> its CLIP tokens before.
+    cut: dict[str, int] = field(default_factory=dict, repr=False)
 
     @property
     def n_sets(self) -> int:
@@ -189,9 +213,14 @@ class ImportSource:
                 f"imported file {self.imported.path.name} has no set {self.index} for class "
                 f"{action.name!r} ({len(sets)} set(s) of {self.imported.n_subtexts})"
             )
-        # A short set goes on to validation like any other, which rejects it with its size
-        # ("expected 4 sub-texts, got 1"): recorded in subtexts.parquet, never dropped.
-        return Candidate(action.class_id, self.id, self.kind, None, None, sets[self.index])
+        # A class with fewer than N distinct descriptions has one smaller set, marked as
+        # short (2 to N-1) or as a class-text augmentation (1 sentence), never dropped.
+        chosen = sets[self.index]
+        kind = (set_kind_of(len(chosen), self.imported.n_subtexts)
+                if action.name in self.imported.short else FULL)
+        before = tuple(self.imported.cut.get(t) for t in chosen)
+        return Candidate(action.class_id, self.id, self.kind, None, None, chosen, kind,
+                         before if any(n is not None for n in before) else ())
 
     def describe(self) -> dict:
         name = display_name(self.imported.format, self.imported.path)
@@ -256,10 +285,11 @@ def load_import(format: str | None, path: Path, class_list: ClassList, n: int = 
     mapped = map_entries(path, entries, class_list, mapping, FORMATS[format].merges_repeats,
                          report)
     cleaned = clean_entries(mapped, report)
-    checked = check_lengths(path, cleaned, on_long, report)
+    cut: dict[str, int] = {}
+    checked = check_lengths(path, cleaned, on_long, report, cut)
     sets, short = _chunk(checked, class_list, n, report)
     return ImportedText(format, path, label or default_label(format, path),
-                        hashlib.sha256(raw).hexdigest(), n, sets, report, frozenset(short))
+                        hashlib.sha256(raw).hexdigest(), n, sets, report, frozenset(short), cut)
 
 
 def display_name(format: str, path: Path) -> str:
@@ -538,9 +568,10 @@ def clean_entries(mapped: dict[str, list], report: ImportReport) -> dict[str, li
 # -- length ------------------------------------------------------------------------
 
 def check_lengths(path: Path, entries: dict[str, list], on_long: str,
-                  report: ImportReport) -> dict[str, list]:
+                  report: ImportReport, cut: dict[str, int]) -> dict[str, list]:
     """Flag descriptions over CLIP's context (77 tokens with start and end) or over
-    MAX_SUBTEXT_CHARS; keep them, cut them to fit, or refuse the file."""
+    MAX_SUBTEXT_CHARS; keep them, cut them to fit (each cut text -> its tokens before, in
+    `cut`), or refuse the file."""
     texts = [t for items in entries.values() for _, t in items]
     counts = dict(zip(texts, clip_token_counts(texts), strict=True))
     out: dict[str, list] = {}
@@ -548,10 +579,11 @@ def check_lengths(path: Path, entries: dict[str, list], on_long: str,
         kept = []
         for set_key, t in items:
             n_tokens = counts[t]
-            if n_tokens > CLIP_CONTEXT or len(t) > MAX_SUBTEXT_CHARS:
+            if is_long(n_tokens, t):
                 report.long.append((name, n_tokens, len(t), t))
                 if on_long == "truncate":
                     t = fit_clip_context(t, MAX_SUBTEXT_CHARS)
+                    cut[t] = n_tokens
             kept.append((set_key, t))
         out[name] = kept
     if report.long and on_long == "reject":
@@ -603,8 +635,8 @@ def _chunk(entries: dict[str, list], class_list: ClassList, n: int,
             report.too_few[action.name] = len(texts)
         sets[action.name] = tuple(chosen)
         report.sets_by_class[action.name] = len(chosen)
-    if report.too_few and not report.classes_with_sets:
-        report.notes.append(f"no class has {n} descriptions (one sentence per class, as "
-                            f"FROSTER gives, makes a 1-item set): each class keeps one short "
-                            f"set, which the build records as rejected for its size")
+    if report.class_text_augmentations and not report.classes_with_sets:
+        report.notes.append(f"no class has {n} descriptions: a class with one sentence (as "
+                            "FROSTER gives) keeps it as a class-text augmentation, an "
+                            "alternative class text, not a set of sub-texts")
     return sets, short

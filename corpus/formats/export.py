@@ -2,7 +2,8 @@
 
 Each format's `export` writes the byte-level shape that project reads (docs/sharing.md);
 `import` of the file gives back the same texts. By default every valid set (one that
-TPP scored) of every source is written, in candidate order; `source` keeps one source's
+TPP scored) and every class-text augmentation (one sentence, e.g. FROSTER's) of every
+source is written, in candidate order; `source` keeps one source's
 sets and `selected_only` the one set TPP chose per class. The file is written next to
 its destination and renamed into place, so a failed export leaves no partial file.
 """
@@ -14,11 +15,13 @@ from pathlib import Path
 from corpus import store
 from corpus.errors import SubtextError
 from corpus.formats.base import FORMATS, ExportClass
+from corpus.subtexts import is_class_text
 
 
 def bundle_sets(bundle: Path, source: str | None = None,
                 selected_only: bool = False) -> list[ExportClass]:
-    """The bundle's valid candidate sets per class, in class and candidate order."""
+    """The bundle's valid candidate sets and class-text augmentations per class, in class
+    and candidate order."""
     bundle = Path(bundle)
     store.read_manifest(bundle)
     classes = store.read_table(bundle, "classes.parquet").to_pylist()
@@ -28,7 +31,8 @@ def bundle_sets(bundle: Path, source: str | None = None,
         raise SubtextError(f"bundle {bundle}: no source {source!r}; it has {', '.join(known)}")
     sets: dict[int, dict[int, tuple[str, list[tuple[int, str]]]]] = {}
     for r in rows:
-        if r["tpp"] is None or (source is not None and r["source"] != source) or (
+        valid = r["tpp"] is not None or is_class_text(r)
+        if not valid or (source is not None and r["source"] != source) or (
                 selected_only and not r["selected"]):
             continue
         by_candidate = sets.setdefault(r["class_id"], {})

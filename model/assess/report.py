@@ -166,6 +166,7 @@ def plots(report: dict, out: Path) -> None:
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(5, 4))
+    rows = [(label, s) for label, s in rows if s["mean_tpp"] is not None]  # augmentations
     ax.scatter([s["mean_tpp"] for _, s in rows], [100 * s["class+set"]["top1"] for _, s in rows])
     for label, s in rows:
         ax.annotate(label.replace("\n", " "), (s["mean_tpp"], 100 * s["class+set"]["top1"]),

@@ -61,11 +61,15 @@ def load_templates(name: str = "zeroshot-templates") -> list[str]:
 
 
 def sources_of(text: TextEmbeddings) -> list[SourceSets]:
+    """Every source's sets; a source of class-text augmentations (one sentence per class)
+    is one too: its `set` variant uses the sentence as the class text, `class+set` adds it
+    to the class text, and it has no TPP."""
     out: dict[str, SourceSets] = {}
     for s in text.sets:
         src = out.setdefault(s.source, SourceSets(s.source, s.source_kind, {}, {}, {}))
         src.vecs[s.class_id] = set_embedding(s.pooled)
-        src.tpp[s.class_id] = s.tpp
+        if s.tpp is not None:
+            src.tpp[s.class_id] = s.tpp
         src.texts[s.class_id] = s.texts
     return [out[k] for k in sorted(out)]
 
@@ -74,6 +78,8 @@ def selected_and_pooled(text: TextEmbeddings) -> tuple[dict, dict]:
     selected = {s.class_id: set_embedding(s.pooled) for s in text.sets if s.selected}
     pooled: dict[int, list[np.ndarray]] = {}
     for s in text.sets:
+        if s.tpp is None:  # a class-text augmentation is no candidate set
+            continue
         pooled.setdefault(s.class_id, []).append(s.pooled)
     return selected, {c: set_embedding(np.concatenate(p)) for c, p in pooled.items()}
 
@@ -179,7 +185,7 @@ def assess_bundle(label: str, text: TextEmbeddings, videos: Videos, encode: Enco
     for src in sources_of(text):
         row = {"bundle": label, "source": src.name, "source_kind": src.kind,
                "coverage": len(src.vecs) / n_classes, "classes": len(src.vecs),
-               "mean_tpp": float(np.mean(list(src.tpp.values()))),
+               "mean_tpp": float(np.mean(list(src.tpp.values()))) if src.tpp else None,
                "baseline_top1": base["top1"], "controls": {}}
         full = {}
         for variant, add in (("set", False), ("class+set", True)):
@@ -216,7 +222,7 @@ def assess_bundle(label: str, text: TextEmbeddings, videos: Videos, encode: Enco
 
 def tpp_analysis(bundles: list[dict], names: list[str]) -> dict:
     """TPP against accuracy across sources, and within classes across sources' sets."""
-    sources = [s for b in bundles for s in b["sources"]]
+    sources = [s for b in bundles for s in b["sources"] if s["mean_tpp"] is not None]
     across = {variant: correlation([s["mean_tpp"] for s in sources],
                                    [s[variant]["top1"] for s in sources])
               for variant in ("set", "class+set")}

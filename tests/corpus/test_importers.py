@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from corpus.classes import load_class_list
 from corpus.errors import SubtextError
@@ -53,10 +54,12 @@ def test_a_class_without_its_kth_set_raises_a_clear_error():
     sources, _ = import_sources("cupl", DATA / "cupl_ucf101.json", UCF.head(4))
     with pytest.raises(SubtextError, match=r"has no set 1 for class 'ApplyLipstick' \(1 set"):
         sources[1].candidate(by_name(UCF, "ApplyLipstick"))
-    # Two descriptions: one short set, marked, which validation rejects for its size.
-    assert sources[0].candidate(by_name(UCF, "Archery")).subtexts == (
+    # Two descriptions: one short set, marked as such; a full set is marked full.
+    archery = sources[0].candidate(by_name(UCF, "Archery"))
+    assert archery.subtexts == (
         "an archer draws the bowstring back to the cheek", "an arrow flies toward a round target")
-    assert sources[0].imported.short == {"Archery"}
+    assert archery.set_kind == "short" and sources[0].imported.short == {"Archery"}
+    assert sources[0].candidate(by_name(UCF, "ApplyLipstick")).set_kind == "full"
     with pytest.raises(SubtextError, match=r"no set 1 for class 'Archery'"):
         sources[1].candidate(by_name(UCF, "Archery"))
 
@@ -95,16 +98,20 @@ def test_an_index_only_file_of_another_size_than_the_list_needs_by_index():
         import_sources("ost", DATA / "ost" / "spatio_descriptors" / "4_descriptors.json", HMDB)
 
 
-def test_froster_one_sentence_per_class_keeps_a_marked_one_item_set_and_says_so():
+def test_froster_one_sentence_per_class_becomes_a_marked_class_text_augmentation():
     sources, report = import_sources("froster", DATA / "froster_hmdb51.json", HMDB.head(5))
     assert len(sources) == 1 and report.classes_with_sets == 0
     assert report.too_few == {"brush_hair": 1, "cartwheel": 1, "catch": 1, "chew": 1}
+    assert report.class_text_augmentations == ["brush_hair", "cartwheel", "catch", "chew"]
+    assert report.short_sets == {}
     assert sources[0].imported.short == {"brush_hair", "cartwheel", "catch", "chew"}
-    assert sources[0].candidate(by_name(HMDB, "catch")).subtexts == (
-        "A person gets ready to grab an object flying toward them",)
+    catch = sources[0].candidate(by_name(HMDB, "catch"))
+    assert catch.subtexts == ("A person gets ready to grab an object flying toward them",)
+    assert catch.set_kind == "class_text"
     assert report.missing == ["clap"] and report.mapped_by == "name"
-    assert any("one sentence per class, as FROSTER gives" in n for n in report.notes)
-    assert "one short set (4): brush_hair (1)" in report.render()
+    assert any("keeps it as a class-text augmentation" in n for n in report.notes)
+    assert ("one sentence, kept as a class-text augmentation (4): brush_hair, cartwheel"
+            in report.render())
 
 
 def test_froster_sentences_lose_their_class_prefix():
@@ -342,8 +349,12 @@ def test_a_90_token_description_is_flagged_with_its_token_count():
                                            r"'BalanceBeam': 90 tokens"):
         import_sources(None, DATA / "cupl_ucf101_quirks.json", UCF, on_long="reject")
     cut, _ = import_sources(None, DATA / "cupl_ucf101_quirks.json", UCF, on_long="truncate")
-    first = cut[0].candidate(by_name(UCF, "BalanceBeam")).subtexts[0]
+    beam = cut[0].candidate(by_name(UCF, "BalanceBeam"))
+    first = beam.subtexts[0]
     assert text.startswith(first) and clip_token_counts([first])[0] <= 77 and len(first) <= 200
+    # The cut is recorded with the length before (subtexts.parquet n_tokens_before_cut).
+    assert beam.n_tokens_before_cut[0] == 90
+    assert set(beam.n_tokens_before_cut[1:]) == {None}
 
 
 # -- the other formats and detection ---------------------------------------------------
@@ -358,6 +369,17 @@ def test_froster_raw_text_lines_are_read():
     assert report.cleaned == {"empty": 1} and report.sets_by_class["chew"] == 0
     assert report.emptied == ["chew"]
     assert "nothing left after clean-up, no set (1): chew" in report.render()
+
+
+def test_froster_text_lines_without_a_number_are_read_by_name(tmp_path):
+    path = tmp_path / "rephrased.txt"  # one `Class: sentence` per line, no `N.`
+    path.write_text("Chew: A person moves their jaw up and down while eating.\n"
+                    "\n"
+                    '"Brush Hair": A person pulls a brush through their hair.\n')
+    sources, report = import_sources("froster-text", path, HMDB, n=1)
+    assert report.mapped_by == "name" and report.sets_by_class == {"brush_hair": 1, "chew": 1}
+    assert sources[0].candidate(by_name(HMDB, "chew")).subtexts == (
+        "A person moves their jaw up and down while eating.",)
 
 
 def test_a_headerless_csv_is_read_with_names_or_indices():
@@ -450,6 +472,40 @@ def test_a_failed_import_leaves_the_bundle_at_out_untouched(curated_bundle, tmp_
     assert state() == before
 
 
+@pytest.mark.slow  # two runs of the real CLI
+def test_a_bad_import_in_a_config_build_leaves_the_bundle_untouched(curated_bundle, tmp_path):
+    """The same guarantee through `corpus build --config` (an `imports:` entry): one line
+    naming the file, the entry and the problem; the bundle at --out is unchanged."""
+    import hashlib
+    import shutil
+
+    from tests.corpus.conftest import run_cli
+
+    out = tmp_path / "hmdb51"
+    shutil.copytree(curated_bundle, out)
+    def state():
+        return {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in sorted(out.rglob("*")) if p.is_file()}
+
+    before = state()
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(b'{"brush hair": [["nested"]]}')
+    for imports, message in (
+            ([{"path": str(bad)}], "bad.json: entry 'brush hair' item 0: expected a string, "
+                                   "got list"),
+            ([{"path": str(DATA / "cupl_ucf101_quirks.json"), "format": "cupl"}],
+             "none of its")):
+        config = tmp_path / "config.yaml"
+        config.write_text(yaml.safe_dump({"curated": "always", "embedded_llm": "never",
+                                          "imports": imports}))
+        result = run_cli("corpus", "build", "--plain", "--dataset", "hmdb51", "--classes", "2",
+                         "--config", str(config), "--out", str(out), "--force", check=False)
+        assert result.returncode == 2, result.stderr
+        assert message in result.stderr and "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+        assert state() == before and "manifest.json" in before
+
+
 def test_curated_text_is_found_under_another_spelling_of_the_class(tmp_path):
     from corpus.curated import curated_sources
 
@@ -475,3 +531,100 @@ def test_import_options_reach_the_build_config():
     assert (spec.format, spec.mapping, spec.on_long) == ("auto", "index", "reject")
     with pytest.raises(ConfigError, match=r"--n 1: a bundle's sets have 2 to 8 sub-texts"):
         resolve_config(None, import_file=str(DATA / "hmdb51_plain.csv"), import_n=1)
+
+
+@pytest.mark.slow  # one build with the real CLI
+def test_froster_sentences_and_short_sets_reach_the_bundle_marked(tmp_path):
+    """One sentence per class (FROSTER) becomes a class-text augmentation of every class it
+    names; a class with 3 or 2 descriptions keeps a short set, which is scored, marked and,
+    with no full set for its class, selected."""
+    import pyarrow.parquet as pq
+
+    from corpus.verify import verify_bundle
+    from model.bundle import load_bundle, load_text_embeddings
+    from tests.corpus.conftest import run_cli
+
+    two = tmp_path / "clap_two.csv"  # a 2-of-4 short set for clap
+    two.write_text("class,text\nclap,both palms meet in front of the chest\n"
+                   "clap,the hands spring apart and meet again\n")
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({
+        "curated": "never", "embedded_llm": "never", "tpp": {"encoder": "clip"},
+        "encoders": [{"model": "subtext-tiny", "pretrained": "random"}],
+        "imports": [{"path": str(DATA / "hmdb51_sets.csv")},  # catch: 3 of 4
+                    {"path": str(DATA / "hmdb51_plain.csv")},
+                    {"path": str(two)},
+                    {"path": str(DATA / "froster_hmdb51.json"), "format": "froster"}]}))
+    out = tmp_path / "bundle"
+    result = run_cli("corpus", "build", "--plain", "--dataset", "hmdb51", "--classes", "5",
+                     "--config", str(config), "--out", str(out))
+    assert "classes: 5 done, 0 failed" in result.stdout
+    assert "short sets (fewer than N sub-texts, marked `short`): 2 valid, 2 selected" \
+        in result.stdout
+    assert "class-text augmentations (one sentence, marked `class_text`): 4" in result.stdout
+    assert verify_bundle(out) == []
+
+    rows = pq.read_table(out / "subtexts.parquet").to_pylist()
+    froster = json.loads((DATA / "froster_hmdb51.json").read_text())
+    sentences = {v.split(": ", 1)[1] for v in froster.values()}
+    augmentations = [r for r in rows if r["set_kind"] == "class_text"]
+    assert {r["text"] for r in augmentations} == sentences  # every class the file names
+    assert all(r["source"] == "import:froster/froster_hmdb51/0" and r["tpp"] is None
+               and r["rejected_reason"] is None and not r["selected"] and r["n_tokens"] > 2
+               for r in augmentations)
+    classes = {c["name"]: c for c in pq.read_table(out / "classes.parquet").to_pylist()}
+    for name, size in (("catch", 3), ("clap", 2)):
+        chosen = [r for r in rows if r["class_id"] == classes[name]["class_id"]
+                  and r["selected"]]
+        assert len(chosen) == size and {r["set_kind"] for r in chosen} == {"short"}
+        assert chosen[0]["tpp"] is not None and all(r["sigma"] is not None for r in chosen)
+    assert {r["set_kind"] for r in rows if r["source"].startswith("import:csv/hmdb51_plain")} \
+        == {"full"}
+    manifest = json.loads((out / "manifest.json").read_text())
+    counts = manifest["counts"]
+    assert (counts["short_sets_valid"], counts["short_sets_selected"],
+            counts["class_text_augmentations"]) == (2, 2, 4)
+    froster_source = next(s for s in manifest["sources"] if s["format"] == "froster")
+    assert froster_source["short_sets"] == ["brush_hair", "cartwheel", "catch", "chew"]
+
+    # The reader gives each class its augmentation beside the class text, with word
+    # embeddings, and the selected set's kind; the assessment sees the augmentation source.
+    bundle = load_bundle(out)
+    by_name_ = {c.name: c for c in bundle.classes}
+    text, pooled, words = by_name_["catch"].augmentations["import:froster/froster_hmdb51/0"]
+    assert text in sentences and pooled.shape == (bundle.dim,) and words.shape[1] == bundle.dim
+    assert by_name_["catch"].set_kind == "short" and len(by_name_["catch"].subtexts) == 3
+    assert by_name_["chew"].set_kind == "full" and not by_name_["clap"].augmentations
+    emb = load_text_embeddings(out)
+    aug = [s for s in emb.sets if s.set_kind == "class_text"]
+    assert len(aug) == 4 and all(s.tpp is None and len(s.texts) == 1 for s in aug)
+
+    from corpus.show import show
+
+    shown = show(out, "catch")
+    assert "import:froster/froster_hmdb51/0  class-text augmentation" in shown
+    assert "(short set of 3)" in shown
+
+    # `export` writes the augmentations back in FROSTER's shape; import gives them back.
+    from corpus.formats.export import export_bundle
+
+    export_bundle(out, "froster", tmp_path / "again.json", "import:froster/froster_hmdb51/0")
+    again = import_sources("froster", tmp_path / "again.json", HMDB.head(5))[0][0]
+    assert {again.candidate(by_name(HMDB, n)).subtexts[0] for n in again.imported.short} \
+        == sentences
+
+    # The zero-shot assessment uses the augmentation as the class text of its source: with
+    # videos that are exactly those embeddings, that source's `set` variant finds them all.
+    import numpy as np
+
+    from model.assess.videos import Videos
+    from model.assess.zeroshot import assess_bundle, tpp_analysis
+
+    by_class = {s.class_id: s.pooled[0] for s in aug}
+    vids = np.stack([by_class.get(c, emb.class_pooled[c]) for c in range(len(emb.names))])
+    report = assess_bundle("b", emb, Videos(vids, np.arange(len(emb.names)), {}), None, [],
+                           [], seeds=2)
+    row = next(r for r in report["sources"] if r["source"] == "import:froster/froster_hmdb51/0")
+    assert row["mean_tpp"] is None and row["classes"] == 4 and row["tpp_by_class"] == {}
+    assert row["set"]["top1"] == 1.0
+    assert tpp_analysis([report], emb.names)["sources"] == len(report["sources"]) - 1

@@ -74,6 +74,25 @@ def test_every_source_and_encoder_is_recorded_honestly(bundle):
         assert m["files"][f]["sha256"]
 
 
+def test_llm_subtexts_record_their_clip_token_counts(bundle):
+    """SmolLM2's sub-texts get `n_tokens` (the real open_clip tokenizer's count) and
+    `truncated` like curated and imported ones; each encoder's file has its own count."""
+    from corpus.tokens import clip_token_counts
+
+    rows = pd.read_parquet(bundle / "subtexts.parquet")
+    llm = rows[rows.source_kind == "llm"]
+    assert len(llm) and llm.n_tokens.notna().all() and llm.truncated.notna().all()
+    assert llm.n_tokens.tolist() == clip_token_counts(llm.text.tolist())
+    assert (llm.truncated == (llm.n_tokens > 77)).all()
+    assert set(llm.set_kind) == {"full"} and llm.n_tokens_before_cut.isna().all()
+    m = manifest(bundle)
+    assert m["counts"]["subtexts_truncated"] == int(rows.truncated.sum())
+    for encoder in m["encoders"]:
+        emb = pd.read_parquet(bundle / encoder["file"])
+        scored = emb[emb.kind == "subtext"]
+        assert len(scored) and scored.n_tokens.notna().all() and scored.truncated.notna().all()
+
+
 def test_word_embeddings_match_the_pooled_clip_embedding(bundle):
     table = pd.read_parquet(bundle / "embeddings/open_clip-subtext-tiny-random-seed0.parquet")
     row = table[table.kind == "class"].iloc[0]

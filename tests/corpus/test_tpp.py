@@ -135,3 +135,47 @@ def test_a_class_with_only_rejected_sets_selects_nothing():
 def test_tpp_terms_returns_per_subtext_values():
     r = tpp_terms(T, S)
     assert r.sigma.shape == (3,) and r.delta.shape == (3,)
+
+
+# -- short sets and class-text augmentations (docs/methods.md §1b) --------------------------
+
+def test_a_short_set_is_accepted_only_when_marked_short():
+    two = ("the foot plants beside the ball", "the instep strikes")
+    assert textual_reject_reason("kick ball", two, 4) == "expected 4 sub-texts, got 2"
+    assert textual_reject_reason("kick ball", two, 4, "short") is None
+    assert "expected 2 to 3 sub-texts (a short set), got 4" in textual_reject_reason(
+        "kick ball", (*two, "x y z", "p q r"), 4, "short")
+    assert textual_reject_reason("kick ball", two[:1], 4, "class_text") is None
+    assert textual_reject_reason("kick ball", ("kick ball",), 4, "class_text") == \
+        "sub-text restates the class name"
+
+
+def test_tpp_of_a_short_set_is_the_formula_over_its_own_size():
+    # Two sub-texts: sigma and delta over m = 2 (1/(m-1) = 1 in delta), mean over 2 terms.
+    t, s = np.array([1.0, 0.0]), np.array([[1.0, 1.0], [1.0, -1.0]])
+    c = 1 / math.sqrt(2)
+    sigma = (c + 1) / 2
+    delta = 1 - 0.5  # cos(s1, s2) = 0 -> scaled 0.5
+    expected = math.exp(-math.log((1 - sigma**2) * delta))
+    assert tpp_score(t, s) == pytest.approx(expected)
+
+
+def test_a_short_set_is_scored_marked_and_selected_only_without_a_full_set():
+    rng = np.random.default_rng(0)  # the short set's TPP is the higher one here
+    texts = [f"w{i} x{i} y{i}" for i in range(7)]
+    vectors = {t: rng.normal(size=8) for t in texts}
+    class_vec = rng.normal(size=8)
+    full = _candidate("full", tuple(texts[:4]))
+    short = Candidate(0, "short", "import", None, None, tuple(texts[4:6]), "short")
+    one = Candidate(0, "froster", "import", None, None, (texts[6],), "class_text")
+    both = score_class("z", class_vec, [(0, full), (1, short), (2, one)], vectors, 4,
+                       TPPConfig())
+    assert all(s.rejected_reason is None for s in both)
+    assert both[1].sigma.shape == (2,) and both[1].tpp > both[0].tpp
+    assert [s.selected for s in both] == [True, False, False]  # full before short
+    # The augmentation is checked but never scored or selected.
+    assert both[2].tpp is None and both[2].sigma is None
+    alone = score_class("z", class_vec, [(1, short), (2, one)], vectors, 4, TPPConfig())
+    assert [s.selected for s in alone] == [True, False]
+    only_text = score_class("z", class_vec, [(2, one)], vectors, 4, TPPConfig())
+    assert not any(s.selected for s in only_text)
