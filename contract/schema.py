@@ -1,4 +1,4 @@
-"""File names and pyarrow schemas of a corpus bundle (schema version 2).
+"""File names and pyarrow schemas of a corpus bundle (schema version 3).
 
 Column meanings: docs/corpus-format.md (tests/contract checks that the document lists
 exactly these columns).
@@ -7,7 +7,7 @@ exactly these columns).
 import pyarrow as pa
 
 FORMAT = "subtext-corpus"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MANIFEST = "manifest.json"
 CARD = "README.md"  # the dataset card, generated from the manifest
 
