@@ -70,3 +70,34 @@ def test_the_learner_reads_the_token_counts_of_selected_subtexts(imported_bundle
     for c in chosen:
         assert c.subtext_n_tokens == clip_token_counts(c.subtexts)
         assert c.subtext_truncated == [n > CLIP_CONTEXT for n in c.subtext_n_tokens]
+
+
+TRICKY = ["", "x" * 300, "Ünïcödé café naïve, 東京 and 🙂", "&amp;lt;b&gt; in html",
+          "don't, I'll, we've",
+          "1234567 and 3.14", "tab\there\nnew line", "  it's   SPACED  ", "\u200bzero width",
+          "ﬁ ligature", "mojibake â€œquoteâ€\x9d", "PUNCH!!! ... ?!", "sit-ups/push-ups (x10)"]
+
+
+def test_counts_equal_open_clips_tokenizer_on_all_curated_text_and_odd_strings():
+    from open_clip.tokenizer import SimpleTokenizer
+
+    from corpus.curated import load_curated
+
+    texts = list(TRICKY)
+    for dataset in ("hmdb51", "ucf101", "kinetics400"):
+        for entry in load_curated(dataset).classes.values():
+            texts += [entry.name, *(t for s in entry.candidates.values() for t in s)]
+    reference = SimpleTokenizer()
+    assert clip_token_counts(texts) == [len(reference.encode(t)) + 2 for t in texts]
+
+
+def test_counting_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys; from corpus.tokens import clip_token_counts; "
+            "assert clip_token_counts(['a person claps']) == [6]; "
+            "print(sorted(m for m in ('torch', 'open_clip') if sys.modules.get(m)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=REPO_ROOT)
+    assert out.stdout.strip() == "[]"
