@@ -161,10 +161,9 @@ def clip_token_counter(model_name: str) -> tuple[str, TokenCounter, int]:
 
 
 def minilm_token_counter(encoder: TextEncoder) -> tuple[str, TokenCounter, int]:
-    tok = encoder.model.tokenizer
     return ("MiniLM (WordPiece)",
-            lambda texts: [len(ids) for ids in tok(texts)["input_ids"]] if texts else [],
-            int(encoder.model.max_seq_length))
+            lambda texts: encoder.count_tokens(texts) if texts else [],
+            int(encoder.context_length))
 
 
 def token_counters(manifest: dict, encoders: list[TextEncoder]) -> list[tuple]:
