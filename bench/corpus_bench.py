@@ -63,10 +63,15 @@ def _decode_variants(n: int) -> dict:
     plain_items = {"type": "object", "required": ["subtexts"], "properties": {
         "subtexts": {"type": "array", "items": {"type": "string"}, "minItems": n,
                      "maxItems": n}}}
+    unbounded = subtext_schema(n)
+    # The same characters without the {1,120} bound: the grammar llama.cpp makes from a
+    # bounded repeat has a state per position; the length is checked after parsing anyway.
+    unbounded["properties"]["subtexts"]["items"]["pattern"] = r"^[A-Za-z0-9 ,.;:'()/-]+$"
     return {
         "unconstrained": None,
         "schema_with_pattern (the build's)": {"type": "json_object",
                                               "schema": subtext_schema(n)},
+        "schema_with_unbounded_pattern": {"type": "json_object", "schema": unbounded},
         "schema_without_pattern": {"type": "json_object", "schema": plain_items},
         "json_object_no_schema": {"type": "json_object"},
     }
