@@ -60,6 +60,13 @@ def curated_without(dataset: str, drop: frozenset[tuple[str, str]], root: Path) 
                              if (row["class"], f"curated/{c['perspective']}") not in drop]
         lines.append(json.dumps(row))
     (data / "curated" / f"{dataset}.jsonl").write_text("\n".join(lines) + "\n")
+    with data_folder(data):
+        yield
+
+
+@contextlib.contextmanager
+def data_folder(data: Path) -> Iterator[None]:
+    """SUBTEXT_DATA pointed at `data` (a modified copy of the project's data/) inside."""
     before = os.environ.get("SUBTEXT_DATA")
     os.environ["SUBTEXT_DATA"] = str(data)
     try:
@@ -69,6 +76,14 @@ def curated_without(dataset: str, drop: frozenset[tuple[str, str]], root: Path) 
             os.environ.pop("SUBTEXT_DATA")
         else:
             os.environ["SUBTEXT_DATA"] = before
+
+
+def file_digests(root: Path) -> dict[str, str]:
+    """sha256 of every file under root, by relative path: a bundle's state, to compare."""
+    import hashlib
+
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def build_curated_bundle(out: Path, dataset: str = "hmdb51", classes: int = 2,

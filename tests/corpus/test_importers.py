@@ -444,16 +444,14 @@ def test_export_writes_each_projects_shape(curated_bundle, tmp_path):
 
 @pytest.mark.slow  # two runs of the real CLI
 def test_a_failed_import_leaves_the_bundle_at_out_untouched(curated_bundle, tmp_path):
-    import hashlib
     import shutil
 
-    from tests.corpus.conftest import run_cli
+    from tests.corpus.conftest import file_digests, run_cli
 
     out = tmp_path / "hmdb51"
     shutil.copytree(curated_bundle, out)
     def state():
-        return {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
-                for p in sorted(out.rglob("*")) if p.is_file()}
+        return file_digests(out)
 
     before = state()
     bad = tmp_path / "bad.json"
@@ -476,16 +474,14 @@ def test_a_failed_import_leaves_the_bundle_at_out_untouched(curated_bundle, tmp_
 def test_a_bad_import_in_a_config_build_leaves_the_bundle_untouched(curated_bundle, tmp_path):
     """The same guarantee through `corpus build --config` (an `imports:` entry): one line
     naming the file, the entry and the problem; the bundle at --out is unchanged."""
-    import hashlib
     import shutil
 
-    from tests.corpus.conftest import run_cli
+    from tests.corpus.conftest import file_digests, run_cli
 
     out = tmp_path / "hmdb51"
     shutil.copytree(curated_bundle, out)
     def state():
-        return {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
-                for p in sorted(out.rglob("*")) if p.is_file()}
+        return file_digests(out)
 
     before = state()
     bad = tmp_path / "bad.json"

@@ -4,7 +4,6 @@ counted with the real open_clip tokenizer."""
 
 import contextlib
 import json
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ from corpus.selection import score_class
 from corpus.subtexts import Candidate, apply_on_long
 from corpus.tokens import CLIP_CONTEXT, clip_token_counts
 from tests.conftest import REPO_ROOT
+from tests.corpus.conftest import data_folder
 
 # A curated-like sub-text far over CLIP's context (and over 200 characters).
 LONG = ("The person reaches up with the right hand, takes the wide paddle hairbrush from the "
@@ -68,15 +68,8 @@ def curated_with_long_subtext(root: Path) -> Iterator[None]:
     phases = next(c for c in rows[0]["candidates"] if c["perspective"] == "temporal_phases")
     phases["subtexts"][1] = LONG
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    before = os.environ.get("SUBTEXT_DATA")
-    os.environ["SUBTEXT_DATA"] = str(data)
-    try:
+    with data_folder(data):
         yield
-    finally:
-        if before is None:
-            os.environ.pop("SUBTEXT_DATA")
-        else:
-            os.environ["SUBTEXT_DATA"] = before
 
 
 @pytest.mark.parametrize("on_long", ["keep", "truncate", "reject"])
