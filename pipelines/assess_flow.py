@@ -14,7 +14,7 @@ from prefect.cache_policies import NO_CACHE
 
 from corpus.assess import assess_bundle
 from corpus.assess.report import pct, summary_table
-from pipelines.corpus_flow import quiet_user_errors_on_console
+from pipelines.corpus_flow import escape_controls_in_logs, quiet_user_errors_on_console
 
 
 def summary_rows(a: dict) -> list[dict]:
@@ -62,6 +62,7 @@ def publish(result: dict) -> list:
 @flow(name="assess-corpus", log_prints=True)
 def assess_corpus(bundle: str, out: str | None = None, against: str | None = None) -> dict:
     """Intrinsic, video-free assessment of every text source of a bundle."""
+    escape_controls_in_logs()  # the report prints class names and sub-texts
     run = task(assess_bundle, name="assess-text", cache_policy=NO_CACHE)
     result = run(Path(bundle), Path(out) if out else None, Path(against) if against else None,
                  print)

@@ -22,7 +22,7 @@ from prefect.cache_policies import NO_CACHE
 from model.assess.report import class_change_rows, correlation_rows, markdown, source_rows
 from model.assess.zeroshot import assess
 from pipelines.assess_flow import report_artifact
-from pipelines.corpus_flow import quiet_user_errors_on_console
+from pipelines.corpus_flow import escape_controls_in_logs, quiet_user_errors_on_console
 
 PLOTS = ("sources.png", "tpp_vs_top1.png", "per_class_delta.png")
 
@@ -57,6 +57,7 @@ def assess_zeroshot(features: str, bundles: list[str], out: str, encoder: str | 
                     seeds: int = 5, checkpoint: str | None = None,
                     use_encoder: bool = True) -> dict:
     """Training-free zero-shot of every text source of the bundles on frozen features."""
+    escape_controls_in_logs()  # the report prints class and source names
     run = task(assess, name="zero-shot", cache_policy=NO_CACHE)
     report = run(features, bundles, out, encoder, seeds, checkpoint, use_encoder)
     publish(report, out)
