@@ -16,6 +16,7 @@
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -77,6 +78,21 @@ def _decode_variants(n: int) -> dict:
     }
 
 
+_PERF = re.compile(r"prompt eval time =\s*([\d.]+) ms.*?total time =\s*([\d.]+) ms", re.S)
+
+
+def _generation_ms(log: Path, offset: int) -> float:
+    """The server's own time for the last request, without its prompt processing: llama.cpp
+    logs `prompt eval time` and `total time` per request (sampling, grammar included)."""
+    with log.open("rb") as f:
+        f.seek(offset)
+        found = _PERF.findall(f.read().decode("utf-8", "replace"))
+    if not found:
+        raise SystemExit(f"{log}: no llama_perf timings after byte {offset}")
+    prompt_ms, total_ms = map(float, found[-1])
+    return total_ms - prompt_ms
+
+
 def bench_decoding(dataset: str, n_classes: int, threads: tuple[int, ...]) -> dict:
     """Constrained vs unconstrained decode rate on the same prompts, real server."""
     import openai
@@ -99,20 +115,23 @@ def bench_decoding(dataset: str, n_classes: int, threads: tuple[int, ...]) -> di
     with tempfile.TemporaryDirectory() as d:
         for n_threads in threads:
             by_variant = {}
-            with EmbeddedServer(Path(d) / "llama.log", n_threads=n_threads) as server:
+            log = Path(d) / f"llama-{n_threads}.log"
+            with EmbeddedServer(log, n_threads=n_threads) as server:
                 client = openai.OpenAI(base_url=server.base_url, api_key="x", max_retries=0,
                                        timeout=1800)
                 for name, fmt in variants.items():
-                    tokens, seconds, valid = 0, 0.0, 0
+                    tokens, seconds, generation_s, valid = 0, 0.0, 0.0, 0
                     for label in labels:
                         params = {"model": "m", "max_tokens": 200, "temperature": 0.0,
                                   "seed": 0,
                                   "messages": prompts.messages(question, label, cfg.n_subtexts)}
                         if fmt is not None:
                             params["response_format"] = fmt
+                        offset = log.stat().st_size
                         started = time.perf_counter()
                         reply = client.chat.completions.create(**params)
                         seconds += time.perf_counter() - started
+                        generation_s += _generation_ms(log, offset) / 1000
                         tokens += reply.usage.completion_tokens
                         try:
                             parse_subtext_reply(parse_json_reply(reply.choices[0].message.content),
@@ -123,13 +142,20 @@ def bench_decoding(dataset: str, n_classes: int, threads: tuple[int, ...]) -> di
                     by_variant[name] = {"completion_tokens": tokens,
                                         "seconds": round(seconds, 2),
                                         "tokens_per_s": round(tokens / seconds, 1),
+                                        "generation_s": round(generation_s, 2),
+                                        "decode_tokens_per_s": round(tokens / generation_s, 1),
                                         "valid_share": round(valid / len(labels), 3)}
-            base = by_variant["unconstrained"]["tokens_per_s"]
+            base = by_variant["unconstrained"]
             for v in by_variant.values():
-                v["rate_over_unconstrained"] = round(v["tokens_per_s"] / base, 3)
+                v["rate_over_unconstrained"] = round(v["tokens_per_s"] / base["tokens_per_s"], 3)
+                v["decode_rate_over_unconstrained"] = round(
+                    v["decode_tokens_per_s"] / base["decode_tokens_per_s"], 3)
             out["by_threads"][str(n_threads)] = by_variant
     out["note"] = ("seconds are request wall time (prompt processing included, same prompts "
-                   "for every variant); llama-cpp-python applies the grammar to the whole "
+                   "for every variant); generation_s is the server's own time per request "
+                   "without prompt processing (llama_perf total - prompt eval; sampling and "
+                   "grammar included), decode_tokens_per_s completion tokens over it; "
+                   "llama-cpp-python applies the grammar to the whole "
                    "vocabulary before greedy sampling, so its cost per token does not shrink "
                    "with a simpler schema as much as with fewer grammar states")
     return out
