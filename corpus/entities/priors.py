@@ -123,9 +123,41 @@ def _first_topics(word: str) -> frozenset[str]:
                      for d in wn.synset(name).topic_domains())
 
 
+@cache
+def _topic_senses(word: str) -> tuple[tuple[frozenset[str], frozenset[str]], ...]:
+    """(topic domains, gloss words) of each sense of a context word that has a topic
+    domain, whatever its part of speech: play.v.07 "play on an instrument" is in
+    `music`."""
+    return tuple((frozenset(d.name() for d in s.topic_domains()),
+                  frozenset(s.definition().lower().split()))
+                 for s in wordnet().synsets(word) if s.topic_domains())
+
+
+@cache
+def _kind_words(word: str) -> frozenset[str]:
+    """The words naming what a context word's first noun sense is: its hypernyms' and
+    their hypernyms' lemmas ("guitar" is a stringed instrument, a musical instrument)."""
+    senses = wordnet().synsets(word, pos="n")
+    if not senses:
+        return frozenset()
+    near = {h for s in senses[0].hypernyms() for h in (s, *s.hypernyms())}
+    return frozenset(w for h in near for lemma in h.lemma_names() for w in lemma.lower().split("_"))
+
+
 def context_topics(tokens: Iterable[str]) -> frozenset[str]:
-    """The topic domains the context's words belong to (see _first_topics)."""
-    return frozenset(x for t in tokens if len(t) > 2 for x in _first_topics(t))
+    """The topic domains the context's words belong to (see _first_topics), and the
+    topic of a context word's sense whose gloss names what another context word is
+    [ours]: in "playing guitar", play.v.07 ("play on an instrument", in `music`) is the
+    sense meant, since a guitar is an instrument, so the context names music."""
+    tokens = [t for t in tokens if len(t) > 2]
+    topics = {x for t in tokens for x in _first_topics(t)}
+    every_kind = frozenset().union(*(_kind_words(t) for t in tokens))
+    for t in tokens:
+        for domains, words in _topic_senses(t):
+            hits = words & every_kind  # then check that another word gave them
+            if hits and any(not hits.isdisjoint(_kind_words(u)) for u in tokens if u != t):
+                topics.update(domains)
+    return frozenset(topics)
 
 
 def domain_prior(synset_name: str, tokens: frozenset[str], lexnames: frozenset[str],
