@@ -15,7 +15,9 @@ Favoured (+1):
   equipment, tools, clothing, instruments and vehicles people handle, a place people
   act in (noun.location, under structure/facility/area/geological formation, or any
   sense kinds.py types as a scene);
-  when the source gave a kind, only senses of that kind are favoured.
+  when the source gave a kind, only senses of that kind are favoured; a point
+  (point.n.02 and below: an address, home as "where you live", the point a shot aims
+  at) is a position, not a place a video shows, and is not favoured (0);
 
 Penalised (-1) unless licensed by the context:
 - a topic domain the context does not name (knight.n.02 is in `chess`, cavalry.n.01
@@ -48,6 +50,9 @@ ABSTRACT_LEXNAMES = frozenset(
     "noun.phenomenon noun.process noun.event noun.shape noun.act".split())
 PLACE_ROOTS = ("structure.n.01", "facility.n.01", "area.n.05", "geological_formation.n.01",
                "body_of_water.n.01", "way.n.06", "land.n.04")
+# A point (point.n.02: an address, a home as where one lives, the point a shot aims at)
+# is a position, not a place a video shows: not favoured as a place.
+POINT_ROOTS = ("point.n.02",)
 EQUIPMENT_ROOTS = ("sports_equipment.n.01", "implement.n.01", "clothing.n.01",
                    "musical_instrument.n.01", "conveyance.n.03")
 LICENSED_TOPIC_ROOTS = ("sport.n.01", "athletics.n.01", "dancing.n.01")
@@ -191,6 +196,8 @@ def domain_prior(synset_name: str, tokens: frozenset[str], lexnames: frozenset[s
         return -1.0
     if lexname == "noun.body":
         return favour if _part_of_body(synset_name) else 0.0
+    if not closure.isdisjoint(POINT_ROOTS):  # a position, not a place one sees
+        return 0.0
     if (lexname in ("noun.person", "noun.location", "noun.animal")
             or not closure.isdisjoint(PLACE_ROOTS) or not closure.isdisjoint(EQUIPMENT_ROOTS)
             or wordnet_kind(synset_name) == SCENES):
