@@ -15,7 +15,9 @@ Favoured (+1):
   equipment, tools, clothing, instruments and vehicles people handle, a place people
   act in (noun.location, under structure/facility/area/geological formation, or any
   sense kinds.py types as a scene);
-  when the source gave a kind, only senses of that kind are favoured.
+  when the source gave a kind, only senses of that kind are favoured; a point
+  (point.n.02 and below: an address, home as "where you live", the point a shot aims
+  at) is a position, not a place a video shows, and is not favoured (0);
 
 Penalised (-1) unless licensed by the context:
 - a topic domain the context does not name (knight.n.02 is in `chess`, cavalry.n.01
@@ -48,6 +50,9 @@ ABSTRACT_LEXNAMES = frozenset(
     "noun.phenomenon noun.process noun.event noun.shape noun.act".split())
 PLACE_ROOTS = ("structure.n.01", "facility.n.01", "area.n.05", "geological_formation.n.01",
                "body_of_water.n.01", "way.n.06", "land.n.04")
+# A point (point.n.02: an address, a home as where one lives, the point a shot aims at)
+# is a position, not a place a video shows: not favoured as a place.
+POINT_ROOTS = ("point.n.02",)
 EQUIPMENT_ROOTS = ("sports_equipment.n.01", "implement.n.01", "clothing.n.01",
                    "musical_instrument.n.01", "conveyance.n.03")
 LICENSED_TOPIC_ROOTS = ("sport.n.01", "athletics.n.01", "dancing.n.01")
@@ -123,9 +128,41 @@ def _first_topics(word: str) -> frozenset[str]:
                      for d in wn.synset(name).topic_domains())
 
 
+@cache
+def _topic_senses(word: str) -> tuple[tuple[frozenset[str], frozenset[str]], ...]:
+    """(topic domains, gloss words) of each sense of a context word that has a topic
+    domain, whatever its part of speech: play.v.07 "play on an instrument" is in
+    `music`."""
+    return tuple((frozenset(d.name() for d in s.topic_domains()),
+                  frozenset(s.definition().lower().split()))
+                 for s in wordnet().synsets(word) if s.topic_domains())
+
+
+@cache
+def _kind_words(word: str) -> frozenset[str]:
+    """The words naming what a context word's first noun sense is: its hypernyms' and
+    their hypernyms' lemmas ("guitar" is a stringed instrument, a musical instrument)."""
+    senses = wordnet().synsets(word, pos="n")
+    if not senses:
+        return frozenset()
+    near = {h for s in senses[0].hypernyms() for h in (s, *s.hypernyms())}
+    return frozenset(w for h in near for lemma in h.lemma_names() for w in lemma.lower().split("_"))
+
+
 def context_topics(tokens: Iterable[str]) -> frozenset[str]:
-    """The topic domains the context's words belong to (see _first_topics)."""
-    return frozenset(x for t in tokens if len(t) > 2 for x in _first_topics(t))
+    """The topic domains the context's words belong to (see _first_topics), and the
+    topic of a context word's sense whose gloss names what another context word is
+    [ours]: in "playing guitar", play.v.07 ("play on an instrument", in `music`) is the
+    sense meant, since a guitar is an instrument, so the context names music."""
+    tokens = [t for t in tokens if len(t) > 2]
+    topics = {x for t in tokens for x in _first_topics(t)}
+    every_kind = frozenset().union(*(_kind_words(t) for t in tokens))
+    for t in tokens:
+        for domains, words in _topic_senses(t):
+            hits = words & every_kind  # then check that another word gave them
+            if hits and any(not hits.isdisjoint(_kind_words(u)) for u in tokens if u != t):
+                topics.update(domains)
+    return frozenset(topics)
 
 
 def domain_prior(synset_name: str, tokens: frozenset[str], lexnames: frozenset[str],
@@ -159,6 +196,8 @@ def domain_prior(synset_name: str, tokens: frozenset[str], lexnames: frozenset[s
         return -1.0
     if lexname == "noun.body":
         return favour if _part_of_body(synset_name) else 0.0
+    if not closure.isdisjoint(POINT_ROOTS):  # a position, not a place one sees
+        return 0.0
     if (lexname in ("noun.person", "noun.location", "noun.animal")
             or not closure.isdisjoint(PLACE_ROOTS) or not closure.isdisjoint(EQUIPMENT_ROOTS)
             or wordnet_kind(synset_name) == SCENES):

@@ -380,6 +380,34 @@ def test_lemma_names_that_contain_the_word_are_left_out_of_the_gloss_text():
     assert disambiguate("stick", nunchucks, "n", kind="objects").synset == "stick.n.01"
 
 
+def test_a_sense_whose_gloss_names_what_another_context_word_is_names_its_topic():
+    """play.v.07 ("play on an instrument") is in `music`, and a guitar is an instrument:
+    "playing guitar" names music, so the musical string is no longer penalised; a
+    playing class with no instrument does not."""
+    from corpus.entities.priors import context_topics
+
+    assert "music.n.01" in context_topics(["playing", "guitar"])
+    assert "music.n.01" not in context_topics(["playing", "football"])
+    guitar = ("playing guitar: The right hand strums or picks the strings over the "
+              "guitar body.")
+    [strings] = score_many([("string", guitar, "n", "objects")])
+    assert strings.domain[strings.candidates.index("string.n.03")] == 0
+    [tennis] = score_many([("string", "playing tennis: string", "n", "objects")])
+    assert tennis.domain[tennis.candidates.index("string.n.03")] == -1
+
+
+def test_a_point_is_not_favoured_as_a_place_a_video_shows():
+    """home.n.01 ("where you live", under point.n.02) is a position; the dwelling is
+    the place people act in, so it is the one favoured."""
+    from corpus.entities.priors import domain_prior
+
+    assert domain_prior("home.n.01", frozenset(), frozenset(), "scenes") == 0
+    assert domain_prior("dwelling.n.01", frozenset(), frozenset(), "scenes") == 1
+    assert domain_prior("park.n.01", frozenset(), frozenset(), "scenes") == 1
+    assert disambiguate("home", "practicing karate: home", "n",
+                        kind="scenes").synset == "dwelling.n.01"
+
+
 def test_a_material_modifier_rules_out_senses_that_are_not_made_things():
     """A plastic egg is not an ovum nor a hen's egg: no sense of "egg" fits; a clay
     floor can be the floor of a room."""
