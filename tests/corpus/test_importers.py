@@ -442,18 +442,22 @@ def test_export_writes_each_projects_shape(curated_bundle, tmp_path):
     assert not (tmp_path / "x.csv").exists()
 
 
-@pytest.mark.slow  # two runs of the real CLI
-def test_a_failed_import_leaves_the_bundle_at_out_untouched(curated_bundle, tmp_path):
+@pytest.fixture
+def bundle_at_out(curated_bundle, tmp_path):
+    """A copy of a real bundle at the path an import is told to write to."""
     import shutil
-
-    from tests.corpus.conftest import file_digests, run_cli
 
     out = tmp_path / "hmdb51"
     shutil.copytree(curated_bundle, out)
-    def state():
-        return file_digests(out)
+    return out
 
-    before = state()
+
+@pytest.mark.slow  # two runs of the real CLI
+def test_a_failed_import_leaves_the_bundle_at_out_untouched(bundle_at_out, tmp_path):
+    from tests.corpus.conftest import file_digests, run_cli
+
+    out = bundle_at_out
+    before = file_digests(out)
     bad = tmp_path / "bad.json"
     bad.write_bytes(b'{"brush hair": ["ok", 3]}')
     result = run_cli("corpus", "import", "--dataset", "hmdb51", str(bad), "-o", str(out),
@@ -461,29 +465,23 @@ def test_a_failed_import_leaves_the_bundle_at_out_untouched(curated_bundle, tmp_
     assert result.returncode != 0
     assert "entry 'brush hair' item 1: expected a string, got int" in result.stderr
     assert "Traceback" not in result.stderr
-    assert state() == before and "manifest.json" in before
+    assert file_digests(out) == before and "manifest.json" in before
     # A file that reads but gives no class a full set would replace the bundle with one of
     # failed classes: refused before the build too.
     result = run_cli("corpus", "import", "--dataset", "hmdb51",
                      str(DATA / "froster_hmdb51.json"), "-o", str(out), check=False)
     assert result.returncode != 0 and "nothing was written to" in result.stderr
-    assert state() == before
+    assert file_digests(out) == before
 
 
 @pytest.mark.slow  # two runs of the real CLI
-def test_a_bad_import_in_a_config_build_leaves_the_bundle_untouched(curated_bundle, tmp_path):
+def test_a_bad_import_in_a_config_build_leaves_the_bundle_untouched(bundle_at_out, tmp_path):
     """The same guarantee through `corpus build --config` (an `imports:` entry): one line
     naming the file, the entry and the problem; the bundle at --out is unchanged."""
-    import shutil
-
     from tests.corpus.conftest import file_digests, run_cli
 
-    out = tmp_path / "hmdb51"
-    shutil.copytree(curated_bundle, out)
-    def state():
-        return file_digests(out)
-
-    before = state()
+    out = bundle_at_out
+    before = file_digests(out)
     bad = tmp_path / "bad.json"
     bad.write_bytes(b'{"brush hair": [["nested"]]}')
     for imports, message in (
@@ -499,7 +497,7 @@ def test_a_bad_import_in_a_config_build_leaves_the_bundle_untouched(curated_bund
         assert result.returncode == 2, result.stderr
         assert message in result.stderr and "Traceback" not in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
-        assert state() == before and "manifest.json" in before
+        assert file_digests(out) == before and "manifest.json" in before
 
 
 def test_curated_text_is_found_under_another_spelling_of_the_class(tmp_path):
