@@ -66,7 +66,8 @@ def layer_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float) -
 
 def gelu(x: np.ndarray) -> np.ndarray:
     """BERT's exact GELU (erf), not the tanh approximation: the two differ by ~1e-3."""
-    return 0.5 * x * (1.0 + erf(x / np.sqrt(2.0)).astype(np.float32))
+    # A float32 scale: a NumPy float64 scalar would promote the whole array to float64.
+    return 0.5 * x * (1.0 + erf(x * np.float32(1 / np.sqrt(2.0))))
 
 
 def linear(x: np.ndarray, bert: Bert, name: str) -> np.ndarray:

@@ -35,6 +35,7 @@ class ClipBpe:
     """Counts CLIP BPE tokens of a text (the pieces, not their ids)."""
 
     def __init__(self, merges_file: Path) -> None:
+        import ftfy
         import regex
 
         with gzip.open(merges_file) as f:
@@ -43,11 +44,10 @@ class ClipBpe:
         self.alphabet = _byte_alphabet()
         self.word = regex.compile(WORD, regex.IGNORECASE)
         self.pieces_of: dict[str, int] = {}
+        self.fix_text = ftfy.fix_text
 
     def clean(self, text: str) -> str:
-        import ftfy
-
-        text = html.unescape(html.unescape(ftfy.fix_text(text))).strip()
+        text = html.unescape(html.unescape(self.fix_text(text))).strip()
         return " ".join(text.split()).lower()
 
     def pieces(self, word: str) -> int:

@@ -13,6 +13,7 @@ from contract import MANIFEST, SET_KINDS, TABLE_SCHEMAS, embeddings_schema, file
 from contract.manifest import unsafe_name
 from corpus.errors import BundleError
 from corpus.store import read_manifest, read_table
+from corpus.subtexts import CLASS_TEXT, SHORT, is_class_text
 
 
 def verify_bundle(bundle: Path) -> list[str]:
@@ -104,14 +105,14 @@ def _verify_content(bundle: Path, manifest: dict) -> list[str]:
             problems.append(f"subtexts.parquet: class {r['class_id']} candidate "
                             f"{r['candidate_id']}: unknown set_kind {r['set_kind']!r}")
         elif (r["rejected_reason"] is None and r["tpp"] is None
-                and r["set_kind"] != "class_text"):
+                and r["set_kind"] != CLASS_TEXT):
             problems.append(f"subtexts.parquet: class {r['class_id']} candidate "
                             f"{r['candidate_id']} is neither rejected nor scored")
     for c in classes:
         rows = selected.get(c["class_id"], [])
         if c["status"] == "ok":
             ids = {r["candidate_id"] for r in rows}
-            short = {r["set_kind"] for r in rows} == {"short"}
+            short = {r["set_kind"] for r in rows} == {SHORT}
             if ids != {c["selected_candidate"]} or not (
                     2 <= len(rows) < n if short else len(rows) == n):
                 expected = f"2 to {n - 1}, a short set" if short else str(n)
@@ -179,8 +180,7 @@ def _verify_embeddings(bundle: Path, encoder: dict, classes: list[dict],
     ]
     expected += [(("class_text", s["class_id"], s["candidate_id"], s["position"], None),
                   s["text"], True)
-                 for s in subtexts if s["set_kind"] == "class_text"
-                 and s["rejected_reason"] is None]
+                 for s in subtexts if is_class_text(s)]
     for kind, ids in items.items():
         seen = {k[4] for k in index if k[0] == kind}
         missing = [i for i in ids if i not in seen]
