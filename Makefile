@@ -20,7 +20,7 @@ CLIP ?=
 PRETRAINED ?=
 TASK_RUNNER ?=
 
-.PHONY: compare train learner-only setup corpus assess verify test test-fast lint bench clean-venv ui ui-stop
+.PHONY: compare train learner-only setup corpus assess zeroshot verify test test-fast lint bench clean-venv ui ui-stop
 
 setup: $(STAMP)
 
@@ -44,6 +44,17 @@ AGAINST ?=
 assess: corpus
 	$(BIN)/subtext corpus assess $(or $(OUT),artifacts/corpora/$(DATASET)) \
 	  $(if $(AGAINST),--against $(AGAINST))
+
+# Training-free zero-shot of every text source in the bundle on your video features, with
+# controls (docs/assess.md). FEATURES= a feature cache or features.npz (required);
+# REPORT= where the report goes (default <bundle>.zeroshot).
+FEATURES ?=
+REPORT ?=
+zeroshot: $(SETUP)
+	$(if $(FEATURES),,$(error make zeroshot needs FEATURES=<feature cache or features.npz>))
+	$(BIN)/subtext eval zeroshot --features $(FEATURES) \
+	  --bundle $(or $(OUT),artifacts/corpora/$(DATASET)) \
+	  -o $(or $(REPORT),$(or $(OUT),artifacts/corpora/$(DATASET)).zeroshot)
 
 verify: $(SETUP)
 	$(BIN)/subtext corpus verify $(or $(OUT),artifacts/corpora/$(DATASET))
