@@ -3,10 +3,13 @@ speed.
 
     python -m bench.wsd_bench [--eval tests/data/wsd_eval.jsonl] [--datasets ...]
                               [--speed-dataset kinetics400] [--out bench/results/wsd.json]
-                              [--held-out-measurements N]
+                              [--held-out-measurements N] [--tuning-only]
 
 `--speed-dataset ''` skips the speed part and keeps the earlier run's (marked
-`from_an_earlier_run`). Errors are listed for the tuning half and the written cases
+`from_an_earlier_run`). `--tuning-only` is for tuning: the held-out cases are dropped
+before anything is scored (not even counted), speed and coverage are skipped, the
+tuning half's and the written cases' accuracy and errors are printed and nothing is
+written. Errors are listed for the tuning half and the written cases
 only; the held-out half's are counted (`held_out_errors`).
 
 - Accuracy (tests/data/wsd_eval.md says how the cases were drawn and judged): every
@@ -180,6 +183,18 @@ def _cache_is_empty() -> bool:
 _cache_empty_at_start = False
 
 
+def tuning_only(path: Path) -> None:
+    """The tuning half and the written cases scored, their errors printed; the held-out
+    cases are dropped before scoring, so nothing about them is computed."""
+    cases = [c for line in path.read_text().splitlines() if line
+             if (c := json.loads(line))["half"] != "held_out"]
+    result = evaluate(cases)
+    for method, acc in result["accuracy"].items():
+        print(f"{method:10s} " + "  ".join(f"{g} {a['accuracy']:.3f} ({a['n']})"
+                                          for g, a in acc.items()))
+    print("\n".join(result["errors"][result["default_method"]]))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--eval", default=str(REPO / "tests/data/wsd_eval.jsonl"))
@@ -189,7 +204,13 @@ def main() -> None:
     ap.add_argument("--held-out-measurements", type=int, default=None,
                     help="how many times the held-out half was scored in this tuning "
                          "round, this run included (recorded as given)")
+    ap.add_argument("--tuning-only", action="store_true",
+                    help="score the tuning half and the written cases only (the held-out "
+                         "half is never scored), print them with their errors, write nothing")
     args = ap.parse_args()
+    if args.tuning_only:
+        tuning_only(Path(args.eval))
+        return
 
     global _cache_empty_at_start
     _cache_empty_at_start = _cache_is_empty()
