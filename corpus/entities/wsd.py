@@ -42,7 +42,9 @@ DEFAULT_METHOD = "combined"
 
 # combined score = cosine + prior * log P(sense | word) + kind * [sense kind == source kind]
 #                  + domain * domain_prior(sense, context)
-COMBINED_WEIGHTS = {"prior": 0.10, "kind": 0.15, "domain": 0.10}
+#                  + hyponym * [a compound WordNet lists under the sense is named by the
+#                               context: "fish" + hook -> fishhook, under hook.n.05]
+COMBINED_WEIGHTS = {"prior": 0.10, "kind": 0.15, "domain": 0.10, "hyponym": 0.15}
 # Softmax temperature that turns cosine-scale scores into a confidence.
 CONFIDENCE_TEMPERATURE = 0.05
 ENCODE_BATCH = 128
@@ -82,18 +84,24 @@ class SenseScores:
     kind_match: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (S,) 0/1
     domain: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (S,) -1/0/+1
     fits: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # (S,) phrase fit
+    hyponym: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (S,) 0/1
 
-    def scores(self, method: str) -> np.ndarray:
+    def scores(self, method: str, weights: dict | None = None) -> np.ndarray:
+        """Each candidate's score by one method; `weights` replaces COMBINED_WEIGHTS
+        (the bench's grid search)."""
         if method == "lesk":
             return self.lesk_overlap.astype(np.float64)
         if method == "embedding":
             return self.cosine.astype(np.float64)
         if method == "combined":
-            score = self.cosine + COMBINED_WEIGHTS["prior"] * self.log_prior
+            w = COMBINED_WEIGHTS if weights is None else weights
+            score = self.cosine + w["prior"] * self.log_prior
             if self.kind_match.size:
-                score = score + COMBINED_WEIGHTS["kind"] * self.kind_match
+                score = score + w["kind"] * self.kind_match
+            if self.hyponym.size:
+                score = score + w["hyponym"] * self.hyponym
             if self.domain.size:
-                score = score + COMBINED_WEIGHTS["domain"] * self.domain
+                score = score + w["domain"] * self.domain
                 # penalised senses compete only when every sense is penalised
                 score = np.where(self.domain < 0, -np.inf, score) if (
                     self.domain >= 0).any() else score
@@ -112,12 +120,12 @@ class SenseScores:
             return not (self.fits & left).any()
         return False
 
-    def choose(self, method: str = DEFAULT_METHOD) -> SenseChoice:
+    def choose(self, method: str = DEFAULT_METHOD, weights: dict | None = None) -> SenseChoice:
         if not self.candidates:
             return SenseChoice(self.word, self.pos, method, None, 0.0, None, None)
         if method == "combined" and self._none_fits():
             return SenseChoice(self.word, self.pos, method, None, 0.0, None, None)
-        scores = self.scores(method)
+        scores = self.scores(method, weights)
         order = [int(i) for i in np.argsort(-scores, kind="stable")]
         if method == "lesk":
             best = self.candidates.index(self.lesk_pick)
@@ -236,6 +244,42 @@ def _context_vector(context: str) -> np.ndarray:
 
 
 @cache
+def hyponym_modifiers(synset_name: str, word: str) -> frozenset[str]:
+    """The modifiers of the compounds of the word WordNet lists as kinds of a sense,
+    two levels down [ours]: fishhook and boat_hook under hook.n.05 give "fish" and
+    "boat", dancing_partner under collaborator.n.03 gives "dancing", boxing_ring under
+    ring.n.07 "boxing". A context that names one of them ("catching fish") means that
+    sense: WordNet itself says a hook of fish is this kind of hook."""
+    word = word.lower().replace("-", "_")
+    forms = {word, word.replace("_", "")}
+    synset = wordnet().synset(synset_name)
+    near = [*synset.hyponyms(), *(h for s in synset.hyponyms() for h in s.hyponyms())]
+    out = set()
+    for name in (n.lower() for h in near for n in h.lemma_names()):
+        for form in forms:
+            modifier = name[:-len(form)].rstrip("_-") if name.endswith(form) else ""
+            if len(modifier) >= 3 and modifier.isalpha():
+                out.add(modifier)
+    return frozenset(out - forms)
+
+
+@cache
+def _word_forms(token: str) -> frozenset[str]:
+    """A context token and its WordNet base forms as a noun and a verb ("fishing" ->
+    fish, "sides" -> side)."""
+    wn = wordnet()
+    return frozenset({token, *(wn._morphy(token, "n") or []), *(wn._morphy(token, "v") or [])})
+
+
+def hyponym_evidence(candidates: Sequence[str], word: str, tokens: frozenset[str]) -> np.ndarray:
+    """1 for a sense one of whose compounds' modifiers (hyponym_modifiers) the context
+    names, else 0."""
+    forms = frozenset().union(*(_word_forms(t) for t in tokens if len(t) > 2))
+    return np.array([float(not hyponym_modifiers(c, word).isdisjoint(forms))
+                     for c in candidates])
+
+
+@cache
 def _material(word: str) -> bool:
     """A modifier whose first noun sense is a substance: "plastic", "clay", "rubber"."""
     senses = wordnet().synsets(word, pos="n")
@@ -306,10 +350,12 @@ def score_many(items: Sequence[tuple], all_senses: bool = False) -> list[SenseSc
         fits = modifier_fits(cs, modifiers) if modifiers else np.zeros(0, bool)
         kind_match = np.array([float(kind is not None and wordnet_kind(c) == kind)
                                for c in cs])
+        own = set(context_tokens(word.replace("_", " ")))
+        hyponym = hyponym_evidence(cs, word, frozenset(tokens) - own)
         out.append(SenseScores(word, pos, cs, lesk_overlaps(tokens, cs),
                                pick.name() if pick is not None else cs[0],
                                cosine, np.array(log_prior(word, pos)), kind_match, domain,
-                               fits))
+                               fits, hyponym))
     return out
 
 

@@ -440,3 +440,23 @@ def test_a_cooking_verb_licenses_the_food_sense():
     [washed] = score_many([("cake", "washing hands: a cake of soap by the sink", "n",
                             "objects")])
     assert washed.domain[washed.candidates.index("cake.n.03")] < 0
+
+
+def test_a_compound_wordnet_lists_under_a_sense_and_the_context_names_is_evidence():
+    """fishhook is a kind of hook.n.05 (an implement): "catching fish" means that
+    hook, not the catch of a door (tuning case); dancing_partner is a kind of
+    collaborator.n.03, so a dance partner is no spouse. Without the naming word the
+    evidence is absent."""
+    from corpus.entities.wsd import hyponym_modifiers
+
+    assert "fish" in hyponym_modifiers("hook.n.05", "hook")
+    assert "dancing" in hyponym_modifiers("collaborator.n.03", "partner")
+    fish = ("catching fish: Fingers work the hook free from the fish's mouth. The catch "
+            "is held up, hook removed, and shown to the camera.")
+    [hook] = score_many([("hook", fish, "n", "objects")])
+    assert hook.hyponym[hook.candidates.index("hook.n.05")] == 1
+    assert hook.choose().synset == "hook.n.05"
+    [door] = score_many([("hook", "locking the door: the hook", "n", "objects")])
+    assert not door.hyponym.any()
+    assert disambiguate("partner", "dancing charleston: partner", "n",
+                        kind="roles").synset == "collaborator.n.03"
