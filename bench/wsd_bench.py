@@ -59,7 +59,7 @@ def case_items(cases: list[dict]) -> tuple[list, list]:
             kind = MOTIONS
         head = normalise_units([c["word"]], kind if kind != MOTIONS else None)[0].head
         match = wordnet_lookup(c["word"], head, len(c["word"].split()))
-        if match is None:
+        if match is None or not match.holds_head:
             index.append(None)
             continue
         pos = c.get("pos") or KIND_POS.get(kind or OBJECTS, "n")

@@ -32,7 +32,7 @@ from functools import cache
 
 import numpy as np
 
-from corpus.entities.kinds import hypernym_closure, wordnet_kind
+from corpus.entities.kinds import BODY_PARTS, OBJECTS, ROLES, SCENES, hypernym_closure, wordnet_kind
 from corpus.entities.lemmas import wordnet_spelling
 from corpus.entities.models import sentence_encoder, wordnet
 from corpus.entities.priors import context_lexnames, context_topics, domain_prior
@@ -293,14 +293,27 @@ def _made_thing(synset_name: str) -> bool:
             or "artifact.n.01" in hypernym_closure(synset_name))
 
 
-def modifier_fits(candidates: Sequence[str], modifiers: Sequence[str]) -> np.ndarray:
+# What a phrase of each source kind can be: a thing (an object or a place: many things
+# are both in WordNet), a body part or a person.
+KIND_FAMILY = {OBJECTS: "thing", SCENES: "thing", BODY_PARTS: "body", ROLES: "person"}
+
+
+def modifier_fits(candidates: Sequence[str], modifiers: Sequence[str],
+                  kind: str | None = None) -> np.ndarray:
     """Which senses of a phrase's head the phrase can mean when WordNet lists only the
     head [ours]: a thing made of the material a modifier names is an artifact or a
-    substance, so a "plastic egg" is not an ovum and a "rubber duck" not a bird. No
-    sense fitting is "none fits"."""
-    if not any(_material(m) for m in modifiers):
-        return np.ones(len(candidates), bool)
-    return np.array([_made_thing(c) for c in candidates], bool)
+    substance, so a "plastic egg" is not an ovum and a "rubber duck" not a bird; and a
+    head sense of another family of kinds than the source gave (KIND_FAMILY) is not
+    the thing — an "oven mitt" among objects is not a hand, a "mechanical arm" not a
+    limb, a "toe stop" not a toe. No sense fitting is "none fits"."""
+    fits = np.ones(len(candidates), bool)
+    if any(_material(m) for m in modifiers):
+        fits &= np.array([_made_thing(c) for c in candidates], bool)
+    family = KIND_FAMILY.get(kind)
+    if family is not None:
+        fits &= np.array([KIND_FAMILY.get(wordnet_kind(c), family) == family
+                          for c in candidates], bool)
+    return fits
 
 
 def score_many(items: Sequence[tuple], all_senses: bool = False) -> list[SenseScores]:
@@ -347,7 +360,7 @@ def score_many(items: Sequence[tuple], all_senses: bool = False) -> list[SenseSc
         kept = [c for c, k in zip(cs, keep, strict=True) if k]
         glosses = np.stack(_EMBEDDINGS.get([gloss_text(c, word) for c in kept]))
         cosine[keep] = glosses @ ctx_vec
-        fits = modifier_fits(cs, modifiers) if modifiers else np.zeros(0, bool)
+        fits = modifier_fits(cs, modifiers, kind) if modifiers else np.zeros(0, bool)
         kind_match = np.array([float(kind is not None and wordnet_kind(c) == kind)
                                for c in cs])
         own = set(context_tokens(word.replace("_", " ")))

@@ -460,3 +460,39 @@ def test_a_compound_wordnet_lists_under_a_sense_and_the_context_names_is_evidenc
     assert not door.hyponym.any()
     assert disambiguate("partner", "dancing charleston: partner", "n",
                         kind="roles").synset == "collaborator.n.03"
+
+
+def test_a_phrase_head_sense_of_another_kind_family_does_not_fit():
+    """Among objects, a "mechanical arm" is not the limb and an "oven mitt" not the
+    hand: a phrase of which WordNet lists only the head is a thing, a body part or a
+    person as its source says (objects and places are one family)."""
+    from corpus.entities.wsd import modifier_fits
+
+    assert modifier_fits(["arm.n.01", "arm.n.04"], ("mechanical",), "objects").tolist() == [
+        False, True]
+    assert modifier_fits(["hand.n.01", "baseball_glove.n.01"], ("oven",),
+                         "objects").tolist() == [False, True]
+    assert modifier_fits(["arm.n.01"], ("left",), "body_parts").tolist() == [True]
+    ctx = "garbage collecting: The mechanical arm grips the bin and tips it into the truck."
+    [arm] = score_many([("arm", ctx, "n", "objects", ("mechanical",))])
+    assert arm.choose().synset not in (None, "arm.n.01")
+    [limb] = score_many([("arm", ctx, "n", "objects")])  # a single word: only the kind bonus
+    assert not limb.fits.size
+
+
+def test_a_phrase_whose_head_wordnet_lacks_gets_no_sense():
+    """WordNet lists "dog" but not "groomer": the match is the phrase's modifier, not
+    the thing it names, so none fits and the class's sentence describes it."""
+    from corpus.entities.lemmas import compound_match
+
+    match = compound_match("dog groomer", "groomer")
+    assert match.lemma == "dog" and not match.holds_head
+    assert compound_match("yoga mat", "mat").holds_head
+    raw = {0: {"roles": ["dog groomer"], "objects": ["dog"]}}
+    contexts = {0: ("grooming dog", ["The dog groomer trims the fur around the paws."])}
+    corpus = build_entity_corpus(
+        build_vocabulary({"curated": raw}, kinds=("roles", "objects")), contexts)
+    groomer = next(e for e in corpus.entities if e.text == "dog groomer")
+    assert groomer.synset is None and groomer.wordnet_lemma == "dog"
+    assert groomer.description_source == "curated" and "trims" in groomer.description
+    assert next(e for e in corpus.entities if e.text == "dog").synset == "dog.n.01"
