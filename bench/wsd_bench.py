@@ -190,7 +190,8 @@ _cache_empty_at_start = False
 WEIGHT_GRID = {"prior": (0.06, 0.08, 0.10, 0.12, 0.15, 0.20),
                "kind": (0.10, 0.12, 0.15, 0.20, 0.25, 0.30),
                "domain": (0.0, 0.05, 0.10, 0.15, 0.20, 0.30),
-               "hyponym": (0.0, 0.05, 0.10, 0.15, 0.20, 0.25, 0.30)}
+               "compound": (0.0, 0.10, 0.15, 0.20, 0.25),
+               "part": (0.0, 0.10, 0.15, 0.20, 0.25, 0.30)}
 
 
 def grid_search(cases: list[dict], top: int = 25) -> list[tuple[float, float, dict]]:

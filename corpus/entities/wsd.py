@@ -42,9 +42,12 @@ DEFAULT_METHOD = "combined"
 
 # combined score = cosine + prior * log P(sense | word) + kind * [sense kind == source kind]
 #                  + domain * domain_prior(sense, context)
-#                  + hyponym * [a compound WordNet lists under the sense is named by the
-#                               context: "fish" + hook -> fishhook, under hook.n.05]
-COMBINED_WEIGHTS = {"prior": 0.10, "kind": 0.15, "domain": 0.10, "hyponym": 0.15}
+#                  + compound * [a compound WordNet lists under the sense is named by the
+#                                context: "fish" + hook -> fishhook, under hook.n.05]
+#                  + part * [the sense is part of, or has as a part, what a word of the
+#                            class name is: string.n.03 of a stringed instrument]
+COMBINED_WEIGHTS = {"prior": 0.10, "kind": 0.15, "domain": 0.10, "compound": 0.15,
+                    "part": 0.25}
 # Softmax temperature that turns cosine-scale scores into a confidence.
 CONFIDENCE_TEMPERATURE = 0.05
 ENCODE_BATCH = 128
@@ -84,7 +87,8 @@ class SenseScores:
     kind_match: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (S,) 0/1
     domain: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (S,) -1/0/+1
     fits: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # (S,) phrase fit
-    hyponym: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (S,) 0/1
+    compound: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (S,) 0/1
+    part: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (S,) 0/1
 
     def scores(self, method: str, weights: dict | None = None) -> np.ndarray:
         """Each candidate's score by one method; `weights` replaces COMBINED_WEIGHTS
@@ -98,8 +102,8 @@ class SenseScores:
             score = self.cosine + w["prior"] * self.log_prior
             if self.kind_match.size:
                 score = score + w["kind"] * self.kind_match
-            if self.hyponym.size:
-                score = score + w["hyponym"] * self.hyponym
+            if self.compound.size:
+                score = score + w["compound"] * self.compound + w["part"] * self.part
             if self.domain.size:
                 score = score + w["domain"] * self.domain
                 # penalised senses compete only when every sense is penalised
@@ -271,12 +275,53 @@ def _word_forms(token: str) -> frozenset[str]:
     return frozenset({token, *(wn._morphy(token, "n") or []), *(wn._morphy(token, "v") or [])})
 
 
-def hyponym_evidence(candidates: Sequence[str], word: str, tokens: frozenset[str]) -> np.ndarray:
-    """1 for a sense one of whose compounds' modifiers (hyponym_modifiers) the context
-    names, else 0."""
-    forms = frozenset().union(*(_word_forms(t) for t in tokens if len(t) > 2))
+@cache
+def _parts_and_wholes(synset_name: str) -> frozenset[str]:
+    """The senses WordNet says a sense is part of, or has as parts (part, member and
+    substance holonyms and meronyms): string.n.03 is part of a stringed instrument."""
+    s = wordnet().synset(synset_name)
+    related = (s.part_holonyms() + s.member_holonyms() + s.substance_holonyms()
+               + s.part_meronyms() + s.member_meronyms() + s.substance_meronyms())
+    return frozenset(r.name() for r in related)
+
+
+@cache
+def _first_noun_kinds(token: str) -> frozenset[str]:
+    """A context word's first noun sense (under any of its base forms) and its
+    hypernyms: "guitar" is a stringed instrument."""
+    wn = wordnet()
+    out: set[str] = set()
+    for form in _word_forms(token):
+        senses = wn.synsets(form, pos="n")
+        if senses and senses[0].name().split(".")[0] == form:
+            out |= hypernym_closure(senses[0].name())
+    return frozenset(out)
+
+
+def _usable(words: frozenset[str], word: str) -> frozenset[str]:
+    """Context words that can be evidence: not the word itself in any inflection
+    ("ducks" for duck), not shorter than three letters."""
+    own = set(word.lower().split("_"))
+    return frozenset(t for t in words if len(t) > 2 and own.isdisjoint(_word_forms(t)))
+
+
+def compound_evidence(candidates: Sequence[str], word: str,
+                      tokens: frozenset[str]) -> np.ndarray:
+    """1 for a sense one of whose compounds' modifiers (hyponym_modifiers) a context
+    word names, else 0."""
+    forms = frozenset().union(*(_word_forms(t) for t in _usable(tokens, word)))
     return np.array([float(not hyponym_modifiers(c, word).isdisjoint(forms))
                      for c in candidates])
+
+
+def part_evidence(candidates: Sequence[str], word: str, label: frozenset[str]) -> np.ndarray:
+    """1 for a sense that is part of, or has as a part, what a word of the class name
+    is (_parts_and_wholes, _first_noun_kinds) [ours]: the strings in "playing guitar"
+    are string.n.03, part of a stringed instrument, not the bowed instruments; else
+    0. Read from the class name only: the class's sentences name the car a pedal is
+    part of and the forks a table holds, whatever the word means there."""
+    kinds = frozenset().union(*(_first_noun_kinds(t) for t in _usable(label, word)))
+    return np.array([float(not _parts_and_wholes(c).isdisjoint(kinds)) for c in candidates])
 
 
 @cache
@@ -363,12 +408,13 @@ def score_many(items: Sequence[tuple], all_senses: bool = False) -> list[SenseSc
         fits = modifier_fits(cs, modifiers, kind) if modifiers else np.zeros(0, bool)
         kind_match = np.array([float(kind is not None and wordnet_kind(c) == kind)
                                for c in cs])
-        own = set(context_tokens(word.replace("_", " ")))
-        hyponym = hyponym_evidence(cs, word, frozenset(tokens) - own)
+        label = frozenset(context_tokens(context.partition(": ")[0]))
+        compound = compound_evidence(cs, word, frozenset(tokens))
+        part = part_evidence(cs, word, label)
         out.append(SenseScores(word, pos, cs, lesk_overlaps(tokens, cs),
                                pick.name() if pick is not None else cs[0],
                                cosine, np.array(log_prior(word, pos)), kind_match, domain,
-                               fits, hyponym))
+                               fits, compound, part))
     return out
 
 

@@ -454,10 +454,10 @@ def test_a_compound_wordnet_lists_under_a_sense_and_the_context_names_is_evidenc
     fish = ("catching fish: Fingers work the hook free from the fish's mouth. The catch "
             "is held up, hook removed, and shown to the camera.")
     [hook] = score_many([("hook", fish, "n", "objects")])
-    assert hook.hyponym[hook.candidates.index("hook.n.05")] == 1
+    assert hook.compound[hook.candidates.index("hook.n.05")] == 1
     assert hook.choose().synset == "hook.n.05"
     [door] = score_many([("hook", "locking the door: the hook", "n", "objects")])
-    assert not door.hyponym.any()
+    assert not door.compound.any()
     assert disambiguate("partner", "dancing charleston: partner", "n",
                         kind="roles").synset == "collaborator.n.03"
 
@@ -496,3 +496,18 @@ def test_a_phrase_whose_head_wordnet_lacks_gets_no_sense():
     assert groomer.synset is None and groomer.wordnet_lemma == "dog"
     assert groomer.description_source == "curated" and "trims" in groomer.description
     assert next(e for e in corpus.entities if e.text == "dog").synset == "dog.n.01"
+
+
+def test_a_part_of_what_the_class_name_names_is_evidence():
+    """string.n.03 is part of a stringed instrument, and a guitar is one: in "playing
+    guitar" the strings are the instrument's (tuning case), not the bowed instruments;
+    the class's sentences do not count (forks and spoons are no evidence for a table
+    of tableware)."""
+    guitar = ("playing guitar: The right hand strums or picks the strings over the "
+              "guitar body. Fingertips press the strings down just behind the frets.")
+    [strings] = score_many([("string", guitar, "n", "objects")])
+    assert strings.part[strings.candidates.index("string.n.03")] == 1
+    assert strings.choose().synset == "string.n.03"
+    [table] = score_many([("table", "setting table: Forks and spoons are laid on the table.",
+                           "n", "objects")])
+    assert not table.part.any()
