@@ -305,12 +305,35 @@ def _usable(words: frozenset[str], word: str) -> frozenset[str]:
     return frozenset(t for t in words if len(t) > 2 and own.isdisjoint(_word_forms(t)))
 
 
-def compound_evidence(candidates: Sequence[str], word: str,
-                      tokens: frozenset[str]) -> np.ndarray:
+@cache
+def _named_words(synset_name: str) -> frozenset[str]:
+    """The words a sense is spelled out in: its definition, lemma names and topic
+    domains ("fencing" for piste.n.01)."""
+    s = wordnet().synset(synset_name)
+    names = [*s.lemma_names(), *(n for d in s.topic_domains() for n in d.lemma_names())]
+    return frozenset({*_TOKEN.findall(s.definition().lower())}
+                     | {w for n in names for w in n.lower().split("_")})
+
+
+def _names_modifier(synset_name: str, modifier: str) -> bool:
+    """The sense names a phrase's modifier: one of its base forms is a word of the
+    sense (_named_words), or begins one ("hair" in "hairdressers", 4 letters or more)."""
+    words = _named_words(synset_name)
+    if not _word_forms(modifier).isdisjoint(words):
+        return True
+    return len(modifier) >= 4 and any(w.startswith(modifier) for w in words)
+
+
+def compound_evidence(candidates: Sequence[str], word: str, tokens: frozenset[str],
+                      modifiers: Sequence[str] = ()) -> np.ndarray:
     """1 for a sense one of whose compounds' modifiers (hyponym_modifiers) a context
-    word names, else 0."""
+    word names, or, for a phrase of which WordNet lists only the head, a sense that
+    names one of the phrase's modifiers (_names_modifier: a "bank teller" is
+    teller.n.03, "an employee of a bank", a "cliff face" face.n.13, "a vertical surface
+    of a building or cliff"); else 0."""
     forms = frozenset().union(*(_word_forms(t) for t in _usable(tokens, word)))
-    return np.array([float(not hyponym_modifiers(c, word).isdisjoint(forms))
+    return np.array([float(not hyponym_modifiers(c, word).isdisjoint(forms)
+                           or any(_names_modifier(c, m) for m in modifiers))
                      for c in candidates])
 
 
@@ -409,7 +432,7 @@ def score_many(items: Sequence[tuple], all_senses: bool = False) -> list[SenseSc
         kind_match = np.array([float(kind is not None and wordnet_kind(c) == kind)
                                for c in cs])
         label = frozenset(context_tokens(context.partition(": ")[0]))
-        compound = compound_evidence(cs, word, frozenset(tokens))
+        compound = compound_evidence(cs, word, frozenset(tokens), modifiers)
         part = part_evidence(cs, word, label)
         out.append(SenseScores(word, pos, cs, lesk_overlaps(tokens, cs),
                                pick.name() if pick is not None else cs[0],

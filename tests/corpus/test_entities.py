@@ -511,3 +511,19 @@ def test_a_part_of_what_the_class_name_names_is_evidence():
     [table] = score_many([("table", "setting table: Forks and spoons are laid on the table.",
                            "n", "objects")])
     assert not table.part.any()
+
+
+def test_a_sense_that_names_the_phrase_modifier_is_evidence():
+    """Of "teller", only teller.n.03 names a bank ("an employee of a bank"): a bank
+    teller is that one, not a vote counter; a cliff face is the vertical surface of a
+    cliff (face.n.13), not a person's face nor any outer surface."""
+    from corpus.entities.wsd import compound_evidence
+
+    bank = compound_evidence(["teller.n.02", "teller.n.03"], "teller", frozenset(), ("bank",))
+    assert bank.tolist() == [0.0, 1.0]
+    ctx = "counting money: The bank teller counts the notes twice."
+    assert score_many([("teller", ctx, "n", "roles", ("bank",))])[0].choose().synset == \
+        "teller.n.03"
+    ctx = "abseiling: The climber walks backwards down the cliff face on the rope."
+    assert score_many([("face", ctx, "n", "scenes", ("cliff",))])[0].choose().synset == \
+        "face.n.13"
