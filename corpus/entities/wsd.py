@@ -12,7 +12,12 @@ speech, all given a context (the class name plus a description of the action):
   prior (SemCor lemma counts), a small bonus for the sense whose kind (kinds.py) is
   the kind the source gave, and the domain prior (priors.py: person, body, equipment
   and places up; chess, muscle anatomy, law, food, abstractions down unless the
-  context names them). Senses the domain prior penalises are not candidates of the
+  context names them), and two kinds of WordNet evidence [ours]: a compound WordNet
+  lists under the sense whose modifier the context names (fishhook under hook.n.05
+  in "catching fish"; for a phrase, a sense that names the phrase's modifier), and a
+  sense that is part of (or has as a part) what a word of the class name is
+  (string.n.03, part of a stringed instrument, in "playing guitar"). Senses the
+  domain prior penalises are not candidates of the
   combined method when another sense is not penalised; when every sense is
   penalised, "none fits" (no synset) is the answer. Weights in COMBINED_WEIGHTS,
   chosen on the tuning half of tests/data/wsd_eval.jsonl (docs/entities.md).
@@ -21,7 +26,7 @@ Every method returns the chosen synset, a confidence in [0, 1] and the runner-up
 Phrases are looked up by their WordNet spelling (lemmas.py): the caller passes the
 compound WordNet lists (`baseball_glove`) or the phrase's head, and then the words
 outside it, which rule senses out for the combined method (modifier_fits: a
-"plastic egg" is no ovum).
+"plastic egg" is no ovum, an "oven mitt" among objects no hand).
 """
 
 import math
