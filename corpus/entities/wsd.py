@@ -254,15 +254,15 @@ def _context_vector(context: str) -> np.ndarray:
 
 @cache
 def hyponym_modifiers(synset_name: str, word: str) -> frozenset[str]:
-    """The modifiers of the compounds of the word WordNet lists as kinds of a sense,
-    two levels down [ours]: fishhook and boat_hook under hook.n.05 give "fish" and
+    """The modifiers of the compounds of the word WordNet lists as kinds of a sense
+    (its direct hyponyms) [ours]: fishhook and boat_hook under hook.n.05 give "fish" and
     "boat", dancing_partner under collaborator.n.03 gives "dancing", boxing_ring under
     ring.n.07 "boxing". A context that names one of them ("catching fish") means that
     sense: WordNet itself says a hook of fish is this kind of hook."""
     word = word.lower().replace("-", "_")
     forms = {word, word.replace("_", "")}
     synset = wordnet().synset(synset_name)
-    near = [*synset.hyponyms(), *(h for s in synset.hyponyms() for h in s.hyponyms())]
+    near = synset.hyponyms()
     out = set()
     for name in (n.lower() for h in near for n in h.lemma_names()):
         for form in forms:
@@ -437,8 +437,14 @@ def score_many(items: Sequence[tuple], all_senses: bool = False) -> list[SenseSc
         kind_match = np.array([float(kind is not None and wordnet_kind(c) == kind)
                                for c in cs])
         label = frozenset(context_tokens(context.partition(": ")[0]))
-        compound = compound_evidence(cs, word, frozenset(tokens), modifiers)
-        part = part_evidence(cs, word, label)
+        # evidence only for senses the combined method can pick (the domain prior's
+        # penalised ones never win): reading their hyponyms costs WordNet look-ups
+        open_ = [c for c, d in zip(cs, domain, strict=True) if d >= 0]
+        compound, part = np.zeros(len(cs)), np.zeros(len(cs))
+        if open_:
+            at = [i for i, d in enumerate(domain) if d >= 0]
+            compound[at] = compound_evidence(open_, word, frozenset(tokens), modifiers)
+            part[at] = part_evidence(open_, word, label)
         out.append(SenseScores(word, pos, cs, lesk_overlaps(tokens, cs),
                                pick.name() if pick is not None else cs[0],
                                cosine, np.array(log_prior(word, pos)), kind_match, domain,
