@@ -4,10 +4,16 @@ speed.
     python -m bench.wsd_bench [--eval tests/data/wsd_eval.jsonl] [--datasets ...]
                               [--speed-dataset kinetics400] [--out bench/results/wsd.json]
                               [--held-out-measurements N]
+                              [--tuning-only [--grid]]
 
 `--speed-dataset ''` skips the speed part and keeps the earlier run's (marked
-`from_an_earlier_run`). Errors are listed for the tuning half and the written cases
-only; the held-out half's are counted (`held_out_errors`).
+`from_an_earlier_run`). `--tuning-only` is for tuning: the held-out cases are dropped
+before anything is scored (not even counted), speed and coverage are skipped, the
+tuning half's and the written cases' accuracy and errors are printed and nothing is
+written; with `--grid` the combined method's weights are searched instead (WEIGHT_GRID,
+best settings by tuning accuracy, then the written cases). Errors are listed for the
+tuning half and the written cases only; the held-out half's are counted
+(`held_out_errors`).
 
 - Accuracy (tests/data/wsd_eval.md says how the cases were drawn and judged): every
   (class, entity) case, phrases included, goes the way the build takes it — the
@@ -53,7 +59,7 @@ def case_items(cases: list[dict]) -> tuple[list, list]:
             kind = MOTIONS
         head = normalise_units([c["word"]], kind if kind != MOTIONS else None)[0].head
         match = wordnet_lookup(c["word"], head, len(c["word"].split()))
-        if match is None:
+        if match is None or not match.holds_head:
             index.append(None)
             continue
         pos = c.get("pos") or KIND_POS.get(kind or OBJECTS, "n")
@@ -180,6 +186,54 @@ def _cache_is_empty() -> bool:
 _cache_empty_at_start = False
 
 
+# The weight grid searched on the tuning half (--tuning-only --grid).
+WEIGHT_GRID = {"prior": (0.06, 0.08, 0.10, 0.12, 0.15, 0.20),
+               "kind": (0.10, 0.12, 0.15, 0.20, 0.25, 0.30),
+               "domain": (0.0, 0.05, 0.10, 0.15, 0.20, 0.30),
+               "compound": (0.0, 0.10, 0.15, 0.20, 0.25),
+               "part": (0.0, 0.10, 0.15, 0.20, 0.25, 0.30)}
+
+
+def grid_search(cases: list[dict], top: int = 25) -> list[tuple[float, float, dict]]:
+    """(tuning accuracy, written accuracy, weights) of the combined method for every
+    setting of WEIGHT_GRID, best first (tuning, then written)."""
+    import itertools
+
+    from corpus.entities import wsd
+
+    items, index = case_items(cases)
+    scores = wsd.score_many(items)
+    halves = {h: [i for i, c in enumerate(cases) if c["half"] == h]
+              for h in ("tuning", "written")}
+    rows = []
+    for values in itertools.product(*WEIGHT_GRID.values()):
+        weights = dict(zip(WEIGHT_GRID, values, strict=True))
+        picks = [None if ix is None else scores[ix].choose("combined", weights).synset
+                 for ix in index]
+        ok = [p == c["synset"] for p, c in zip(picks, cases, strict=True)]
+        acc = {h: sum(ok[i] for i in ix) / max(len(ix), 1) for h, ix in halves.items()}
+        rows.append((round(acc["tuning"], 4), round(acc["written"], 4), weights))
+    rows.sort(key=lambda r: (-r[0], -r[1]))
+    return rows[:top]
+
+
+def tuning_only(path: Path, grid: bool = False) -> None:
+    """The tuning half and the written cases scored, their errors printed (or, with
+    `grid`, the best weight settings); the held-out cases are dropped before scoring,
+    so nothing about them is computed."""
+    cases = [c for line in path.read_text().splitlines() if line
+             if (c := json.loads(line))["half"] != "held_out"]
+    if grid:
+        for tuning, written, weights in grid_search(cases):
+            print(f"tuning {tuning:.3f}  written {written:.3f}  {weights}")
+        return
+    result = evaluate(cases)
+    for method, acc in result["accuracy"].items():
+        print(f"{method:10s} " + "  ".join(f"{g} {a['accuracy']:.3f} ({a['n']})"
+                                          for g, a in acc.items()))
+    print("\n".join(result["errors"][result["default_method"]]))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--eval", default=str(REPO / "tests/data/wsd_eval.jsonl"))
@@ -189,7 +243,16 @@ def main() -> None:
     ap.add_argument("--held-out-measurements", type=int, default=None,
                     help="how many times the held-out half was scored in this tuning "
                          "round, this run included (recorded as given)")
+    ap.add_argument("--tuning-only", action="store_true",
+                    help="score the tuning half and the written cases only (the held-out "
+                         "half is never scored), print them with their errors, write nothing")
+    ap.add_argument("--grid", action="store_true",
+                    help="with --tuning-only: the combined method's accuracy on the tuning "
+                         "half for every setting of WEIGHT_GRID, best first")
     args = ap.parse_args()
+    if args.tuning_only:
+        tuning_only(Path(args.eval), args.grid)
+        return
 
     global _cache_empty_at_start
     _cache_empty_at_start = _cache_is_empty()

@@ -6,7 +6,8 @@ names included) to entity rows and class-entity rows:
 
 - WordNet lookup (lemmas.py): a single word under the spelling WordNet uses (`sit-up`),
   a phrase by the longest WordNet compound holding its head (`baseball glove` ->
-  `baseball_glove`; `yoga mat` -> `mat`, the head).
+  `baseball_glove`; `yoga mat` -> `mat`, the head). A phrase whose head WordNet lacks
+  (`discus thrower`: only the modifier `discus` is listed) gets no sense: none fits.
 - Senses per class: every (entity, class) pair is disambiguated in that class's
   context (class name + the sentences of its description that mention the entity);
   the sense, kind and description in a class are that class's own choice
@@ -232,8 +233,8 @@ def build_entity_corpus(vocabulary: Vocabulary,
     items, owners = [], []
     for r in rows:
         r["match"] = wordnet_lookup(r["text"], r["head"], r["n_words"])
-        if r["match"] is None:
-            continue
+        if r["match"] is None or not r["match"].holds_head:
+            continue  # WordNet lacks the word, or the thing a phrase names: none fits
         pos = KIND_POS.get(r["source_kind"] or OBJECTS, "n")
         word = r["match"].lemma
         if r["links"]:

@@ -9,7 +9,9 @@ tries those spellings in order; NLTK's morphy then finds inflected forms
 `compound_match` finds the longest run of a phrase's words that WordNet lists as one
 noun and that holds the head word (spaCy's; the last word by default, English
 compounds being head-final): `leather baseball glove` -> `baseball_glove` + modifier
-`leather`, `person doing makeup` (head `person`) -> `person`.
+`leather`, `person doing makeup` (head `person`) -> `person`. When no run holds the
+head, the longest run elsewhere is recorded with `holds_head` False (`discus thrower`
+-> `discus`): WordNet lacks the thing the phrase names, so no sense of it is chosen.
 """
 
 from dataclasses import dataclass
@@ -66,6 +68,7 @@ class CompoundMatch:
     start: int  # index of its first word in the phrase
     end: int  # one past its last word
     n_words: int  # words in the whole phrase
+    holds_head: bool = True  # False: the match is a modifier ("discus" in "discus thrower")
 
     @property
     def whole(self) -> bool:
@@ -81,8 +84,8 @@ class CompoundMatch:
 def compound_match(phrase: str, head: str | None = None, pos: str = "n") -> CompoundMatch | None:
     """The longest run of words WordNet knows as one `pos` that contains the head word
     (`head`, spaCy's head lemma; the last word when not given: English compounds are
-    head-final), the rightmost of equally long runs; else the longest run anywhere.
-    None when WordNet knows no word of the phrase."""
+    head-final), the rightmost of equally long runs; else the longest run anywhere,
+    with `holds_head` False. None when WordNet knows no word of the phrase."""
     words = phrase.split()
     n = len(words)
     h = n - 1
@@ -94,5 +97,5 @@ def compound_match(phrase: str, head: str | None = None, pos: str = "n") -> Comp
     for start, end in runs:
         lemma = wordnet_spelling(" ".join(words[start:end]), pos)
         if lemma:
-            return CompoundMatch(lemma, start, end, n)
+            return CompoundMatch(lemma, start, end, n, start <= h < end)
     return None

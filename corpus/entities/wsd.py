@@ -12,7 +12,12 @@ speech, all given a context (the class name plus a description of the action):
   prior (SemCor lemma counts), a small bonus for the sense whose kind (kinds.py) is
   the kind the source gave, and the domain prior (priors.py: person, body, equipment
   and places up; chess, muscle anatomy, law, food, abstractions down unless the
-  context names them). Senses the domain prior penalises are not candidates of the
+  context names them), and two kinds of WordNet evidence [ours]: a compound WordNet
+  lists under the sense whose modifier the context names (fishhook under hook.n.05
+  in "catching fish"; for a phrase, a sense that names the phrase's modifier), and a
+  sense that is part of (or has as a part) what a word of the class name is
+  (string.n.03, part of a stringed instrument, in "playing guitar"). Senses the
+  domain prior penalises are not candidates of the
   combined method when another sense is not penalised; when every sense is
   penalised, "none fits" (no synset) is the answer. Weights in COMBINED_WEIGHTS,
   chosen on the tuning half of tests/data/wsd_eval.jsonl (docs/entities.md).
@@ -21,7 +26,7 @@ Every method returns the chosen synset, a confidence in [0, 1] and the runner-up
 Phrases are looked up by their WordNet spelling (lemmas.py): the caller passes the
 compound WordNet lists (`baseball_glove`) or the phrase's head, and then the words
 outside it, which rule senses out for the combined method (modifier_fits: a
-"plastic egg" is no ovum).
+"plastic egg" is no ovum, an "oven mitt" among objects no hand).
 """
 
 import math
@@ -32,7 +37,7 @@ from functools import cache
 
 import numpy as np
 
-from corpus.entities.kinds import hypernym_closure, wordnet_kind
+from corpus.entities.kinds import BODY_PARTS, OBJECTS, ROLES, SCENES, hypernym_closure, wordnet_kind
 from corpus.entities.lemmas import wordnet_spelling
 from corpus.entities.models import sentence_encoder, wordnet
 from corpus.entities.priors import context_lexnames, context_topics, domain_prior
@@ -42,7 +47,12 @@ DEFAULT_METHOD = "combined"
 
 # combined score = cosine + prior * log P(sense | word) + kind * [sense kind == source kind]
 #                  + domain * domain_prior(sense, context)
-COMBINED_WEIGHTS = {"prior": 0.10, "kind": 0.15, "domain": 0.10}
+#                  + compound * [a compound WordNet lists under the sense is named by the
+#                                context: "fish" + hook -> fishhook, under hook.n.05]
+#                  + part * [the sense is part of, or has as a part, what a word of the
+#                            class name is: string.n.03 of a stringed instrument]
+COMBINED_WEIGHTS = {"prior": 0.10, "kind": 0.15, "domain": 0.10, "compound": 0.15,
+                    "part": 0.25}
 # Softmax temperature that turns cosine-scale scores into a confidence.
 CONFIDENCE_TEMPERATURE = 0.05
 ENCODE_BATCH = 128
@@ -82,18 +92,25 @@ class SenseScores:
     kind_match: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (S,) 0/1
     domain: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (S,) -1/0/+1
     fits: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # (S,) phrase fit
+    compound: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (S,) 0/1
+    part: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (S,) 0/1
 
-    def scores(self, method: str) -> np.ndarray:
+    def scores(self, method: str, weights: dict | None = None) -> np.ndarray:
+        """Each candidate's score by one method; `weights` replaces COMBINED_WEIGHTS
+        (the bench's grid search)."""
         if method == "lesk":
             return self.lesk_overlap.astype(np.float64)
         if method == "embedding":
             return self.cosine.astype(np.float64)
         if method == "combined":
-            score = self.cosine + COMBINED_WEIGHTS["prior"] * self.log_prior
+            w = COMBINED_WEIGHTS if weights is None else weights
+            score = self.cosine + w["prior"] * self.log_prior
             if self.kind_match.size:
-                score = score + COMBINED_WEIGHTS["kind"] * self.kind_match
+                score = score + w["kind"] * self.kind_match
+            if self.compound.size:
+                score = score + w["compound"] * self.compound + w["part"] * self.part
             if self.domain.size:
-                score = score + COMBINED_WEIGHTS["domain"] * self.domain
+                score = score + w["domain"] * self.domain
                 # penalised senses compete only when every sense is penalised
                 score = np.where(self.domain < 0, -np.inf, score) if (
                     self.domain >= 0).any() else score
@@ -112,12 +129,12 @@ class SenseScores:
             return not (self.fits & left).any()
         return False
 
-    def choose(self, method: str = DEFAULT_METHOD) -> SenseChoice:
+    def choose(self, method: str = DEFAULT_METHOD, weights: dict | None = None) -> SenseChoice:
         if not self.candidates:
             return SenseChoice(self.word, self.pos, method, None, 0.0, None, None)
         if method == "combined" and self._none_fits():
             return SenseChoice(self.word, self.pos, method, None, 0.0, None, None)
-        scores = self.scores(method)
+        scores = self.scores(method, weights)
         order = [int(i) for i in np.argsort(-scores, kind="stable")]
         if method == "lesk":
             best = self.candidates.index(self.lesk_pick)
@@ -236,6 +253,106 @@ def _context_vector(context: str) -> np.ndarray:
 
 
 @cache
+def hyponym_modifiers(synset_name: str, word: str) -> frozenset[str]:
+    """The modifiers of the compounds of the word WordNet lists as kinds of a sense
+    (its direct hyponyms) [ours]: fishhook and boat_hook under hook.n.05 give "fish" and
+    "boat", dancing_partner under collaborator.n.03 gives "dancing", boxing_ring under
+    ring.n.07 "boxing". A context that names one of them ("catching fish") means that
+    sense: WordNet itself says a hook of fish is this kind of hook."""
+    word = word.lower().replace("-", "_")
+    forms = {word, word.replace("_", "")}
+    synset = wordnet().synset(synset_name)
+    near = synset.hyponyms()
+    out = set()
+    for name in (n.lower() for h in near for n in h.lemma_names()):
+        for form in forms:
+            modifier = name[:-len(form)].rstrip("_-") if name.endswith(form) else ""
+            if len(modifier) >= 3 and modifier.isalpha():
+                out.add(modifier)
+    return frozenset(out - forms)
+
+
+@cache
+def _word_forms(token: str) -> frozenset[str]:
+    """A context token and its WordNet base forms as a noun and a verb ("fishing" ->
+    fish, "sides" -> side)."""
+    wn = wordnet()
+    return frozenset({token, *(wn._morphy(token, "n") or []), *(wn._morphy(token, "v") or [])})
+
+
+@cache
+def _parts_and_wholes(synset_name: str) -> frozenset[str]:
+    """The senses WordNet says a sense is part of, or has as parts (part, member and
+    substance holonyms and meronyms): string.n.03 is part of a stringed instrument."""
+    s = wordnet().synset(synset_name)
+    related = (s.part_holonyms() + s.member_holonyms() + s.substance_holonyms()
+               + s.part_meronyms() + s.member_meronyms() + s.substance_meronyms())
+    return frozenset(r.name() for r in related)
+
+
+@cache
+def _first_noun_kinds(token: str) -> frozenset[str]:
+    """A context word's first noun sense (under any of its base forms) and its
+    hypernyms: "guitar" is a stringed instrument."""
+    wn = wordnet()
+    out: set[str] = set()
+    for form in _word_forms(token):
+        senses = wn.synsets(form, pos="n")
+        if senses and senses[0].name().split(".")[0] == form:
+            out |= hypernym_closure(senses[0].name())
+    return frozenset(out)
+
+
+def _usable(words: frozenset[str], word: str) -> frozenset[str]:
+    """Context words that can be evidence: not the word itself in any inflection
+    ("ducks" for duck), not shorter than three letters."""
+    own = set(word.lower().split("_"))
+    return frozenset(t for t in words if len(t) > 2 and own.isdisjoint(_word_forms(t)))
+
+
+@cache
+def _named_words(synset_name: str) -> frozenset[str]:
+    """The words a sense is spelled out in: its definition, lemma names and topic
+    domains ("fencing" for piste.n.01)."""
+    s = wordnet().synset(synset_name)
+    names = [*s.lemma_names(), *(n for d in s.topic_domains() for n in d.lemma_names())]
+    return frozenset({*_TOKEN.findall(s.definition().lower())}
+                     | {w for n in names for w in n.lower().split("_")})
+
+
+def _names_modifier(synset_name: str, modifier: str) -> bool:
+    """The sense names a phrase's modifier: one of its base forms is a word of the
+    sense (_named_words), or begins one ("hair" in "hairdressers", 4 letters or more)."""
+    words = _named_words(synset_name)
+    if not _word_forms(modifier).isdisjoint(words):
+        return True
+    return len(modifier) >= 4 and any(w.startswith(modifier) for w in words)
+
+
+def compound_evidence(candidates: Sequence[str], word: str, tokens: frozenset[str],
+                      modifiers: Sequence[str] = ()) -> np.ndarray:
+    """1 for a sense one of whose compounds' modifiers (hyponym_modifiers) a context
+    word names, or, for a phrase of which WordNet lists only the head, a sense that
+    names one of the phrase's modifiers (_names_modifier: a "bank teller" is
+    teller.n.03, "an employee of a bank", a "cliff face" face.n.13, "a vertical surface
+    of a building or cliff"); else 0."""
+    forms = frozenset().union(*(_word_forms(t) for t in _usable(tokens, word)))
+    return np.array([float(not hyponym_modifiers(c, word).isdisjoint(forms)
+                           or any(_names_modifier(c, m) for m in modifiers))
+                     for c in candidates])
+
+
+def part_evidence(candidates: Sequence[str], word: str, label: frozenset[str]) -> np.ndarray:
+    """1 for a sense that is part of, or has as a part, what a word of the class name
+    is (_parts_and_wholes, _first_noun_kinds) [ours]: the strings in "playing guitar"
+    are string.n.03, part of a stringed instrument, not the bowed instruments; else
+    0. Read from the class name only: the class's sentences name the car a pedal is
+    part of and the forks a table holds, whatever the word means there."""
+    kinds = frozenset().union(*(_first_noun_kinds(t) for t in _usable(label, word)))
+    return np.array([float(not _parts_and_wholes(c).isdisjoint(kinds)) for c in candidates])
+
+
+@cache
 def _material(word: str) -> bool:
     """A modifier whose first noun sense is a substance: "plastic", "clay", "rubber"."""
     senses = wordnet().synsets(word, pos="n")
@@ -249,14 +366,27 @@ def _made_thing(synset_name: str) -> bool:
             or "artifact.n.01" in hypernym_closure(synset_name))
 
 
-def modifier_fits(candidates: Sequence[str], modifiers: Sequence[str]) -> np.ndarray:
+# What a phrase of each source kind can be: a thing (an object or a place: many things
+# are both in WordNet), a body part or a person.
+KIND_FAMILY = {OBJECTS: "thing", SCENES: "thing", BODY_PARTS: "body", ROLES: "person"}
+
+
+def modifier_fits(candidates: Sequence[str], modifiers: Sequence[str],
+                  kind: str | None = None) -> np.ndarray:
     """Which senses of a phrase's head the phrase can mean when WordNet lists only the
     head [ours]: a thing made of the material a modifier names is an artifact or a
-    substance, so a "plastic egg" is not an ovum and a "rubber duck" not a bird. No
-    sense fitting is "none fits"."""
-    if not any(_material(m) for m in modifiers):
-        return np.ones(len(candidates), bool)
-    return np.array([_made_thing(c) for c in candidates], bool)
+    substance, so a "plastic egg" is not an ovum and a "rubber duck" not a bird; and a
+    head sense of another family of kinds than the source gave (KIND_FAMILY) is not
+    the thing — an "oven mitt" among objects is not a hand, a "mechanical arm" not a
+    limb, a "toe stop" not a toe. No sense fitting is "none fits"."""
+    fits = np.ones(len(candidates), bool)
+    if any(_material(m) for m in modifiers):
+        fits &= np.array([_made_thing(c) for c in candidates], bool)
+    family = KIND_FAMILY.get(kind)
+    if family is not None:
+        fits &= np.array([KIND_FAMILY.get(wordnet_kind(c), family) == family
+                          for c in candidates], bool)
+    return fits
 
 
 def score_many(items: Sequence[tuple], all_senses: bool = False) -> list[SenseScores]:
@@ -303,13 +433,22 @@ def score_many(items: Sequence[tuple], all_senses: bool = False) -> list[SenseSc
         kept = [c for c, k in zip(cs, keep, strict=True) if k]
         glosses = np.stack(_EMBEDDINGS.get([gloss_text(c, word) for c in kept]))
         cosine[keep] = glosses @ ctx_vec
-        fits = modifier_fits(cs, modifiers) if modifiers else np.zeros(0, bool)
+        fits = modifier_fits(cs, modifiers, kind) if modifiers else np.zeros(0, bool)
         kind_match = np.array([float(kind is not None and wordnet_kind(c) == kind)
                                for c in cs])
+        label = frozenset(context_tokens(context.partition(": ")[0]))
+        # evidence only for senses the combined method can pick (the domain prior's
+        # penalised ones never win): reading their hyponyms costs WordNet look-ups
+        open_ = [c for c, d in zip(cs, domain, strict=True) if d >= 0]
+        compound, part = np.zeros(len(cs)), np.zeros(len(cs))
+        if open_:
+            at = [i for i, d in enumerate(domain) if d >= 0]
+            compound[at] = compound_evidence(open_, word, frozenset(tokens), modifiers)
+            part[at] = part_evidence(open_, word, label)
         out.append(SenseScores(word, pos, cs, lesk_overlaps(tokens, cs),
                                pick.name() if pick is not None else cs[0],
                                cosine, np.array(log_prior(word, pos)), kind_match, domain,
-                               fits))
+                               fits, compound, part))
     return out
 
 

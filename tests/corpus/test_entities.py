@@ -440,3 +440,90 @@ def test_a_cooking_verb_licenses_the_food_sense():
     [washed] = score_many([("cake", "washing hands: a cake of soap by the sink", "n",
                             "objects")])
     assert washed.domain[washed.candidates.index("cake.n.03")] < 0
+
+
+def test_a_compound_wordnet_lists_under_a_sense_and_the_context_names_is_evidence():
+    """fishhook is a kind of hook.n.05 (an implement): "catching fish" means that
+    hook, not the catch of a door (tuning case); dancing_partner is a kind of
+    collaborator.n.03, so a dance partner is no spouse. Without the naming word the
+    evidence is absent."""
+    from corpus.entities.wsd import hyponym_modifiers
+
+    assert "fish" in hyponym_modifiers("hook.n.05", "hook")
+    assert "dancing" in hyponym_modifiers("collaborator.n.03", "partner")
+    fish = ("catching fish: Fingers work the hook free from the fish's mouth. The catch "
+            "is held up, hook removed, and shown to the camera.")
+    [hook] = score_many([("hook", fish, "n", "objects")])
+    assert hook.compound[hook.candidates.index("hook.n.05")] == 1
+    assert hook.choose().synset == "hook.n.05"
+    [door] = score_many([("hook", "locking the door: the hook", "n", "objects")])
+    assert not door.compound.any()
+    assert disambiguate("partner", "dancing charleston: partner", "n",
+                        kind="roles").synset == "collaborator.n.03"
+
+
+def test_a_phrase_head_sense_of_another_kind_family_does_not_fit():
+    """Among objects, a "mechanical arm" is not the limb and an "oven mitt" not the
+    hand: a phrase of which WordNet lists only the head is a thing, a body part or a
+    person as its source says (objects and places are one family)."""
+    from corpus.entities.wsd import modifier_fits
+
+    assert modifier_fits(["arm.n.01", "arm.n.04"], ("mechanical",), "objects").tolist() == [
+        False, True]
+    assert modifier_fits(["hand.n.01", "baseball_glove.n.01"], ("oven",),
+                         "objects").tolist() == [False, True]
+    assert modifier_fits(["arm.n.01"], ("left",), "body_parts").tolist() == [True]
+    ctx = "garbage collecting: The mechanical arm grips the bin and tips it into the truck."
+    [arm] = score_many([("arm", ctx, "n", "objects", ("mechanical",))])
+    assert arm.choose().synset not in (None, "arm.n.01")
+    [limb] = score_many([("arm", ctx, "n", "objects")])  # a single word: only the kind bonus
+    assert not limb.fits.size
+
+
+def test_a_phrase_whose_head_wordnet_lacks_gets_no_sense():
+    """WordNet lists "dog" but not "groomer": the match is the phrase's modifier, not
+    the thing it names, so none fits and the class's sentence describes it."""
+    from corpus.entities.lemmas import compound_match
+
+    match = compound_match("dog groomer", "groomer")
+    assert match.lemma == "dog" and not match.holds_head
+    assert compound_match("yoga mat", "mat").holds_head
+    raw = {0: {"roles": ["dog groomer"], "objects": ["dog"]}}
+    contexts = {0: ("grooming dog", ["The dog groomer trims the fur around the paws."])}
+    corpus = build_entity_corpus(
+        build_vocabulary({"curated": raw}, kinds=("roles", "objects")), contexts)
+    groomer = next(e for e in corpus.entities if e.text == "dog groomer")
+    assert groomer.synset is None and groomer.wordnet_lemma == "dog"
+    assert groomer.description_source == "curated" and "trims" in groomer.description
+    assert next(e for e in corpus.entities if e.text == "dog").synset == "dog.n.01"
+
+
+def test_a_part_of_what_the_class_name_names_is_evidence():
+    """string.n.03 is part of a stringed instrument, and a guitar is one: in "playing
+    guitar" the strings are the instrument's (tuning case), not the bowed instruments;
+    the class's sentences do not count (forks and spoons are no evidence for a table
+    of tableware)."""
+    guitar = ("playing guitar: The right hand strums or picks the strings over the "
+              "guitar body. Fingertips press the strings down just behind the frets.")
+    [strings] = score_many([("string", guitar, "n", "objects")])
+    assert strings.part[strings.candidates.index("string.n.03")] == 1
+    assert strings.choose().synset == "string.n.03"
+    [table] = score_many([("table", "setting table: Forks and spoons are laid on the table.",
+                           "n", "objects")])
+    assert not table.part.any()
+
+
+def test_a_sense_that_names_the_phrase_modifier_is_evidence():
+    """Of "teller", only teller.n.03 names a bank ("an employee of a bank"): a bank
+    teller is that one, not a vote counter; a cliff face is the vertical surface of a
+    cliff (face.n.13), not a person's face nor any outer surface."""
+    from corpus.entities.wsd import compound_evidence
+
+    bank = compound_evidence(["teller.n.02", "teller.n.03"], "teller", frozenset(), ("bank",))
+    assert bank.tolist() == [0.0, 1.0]
+    ctx = "counting money: The bank teller counts the notes twice."
+    assert score_many([("teller", ctx, "n", "roles", ("bank",))])[0].choose().synset == \
+        "teller.n.03"
+    ctx = "abseiling: The climber walks backwards down the cliff face on the rope."
+    assert score_many([("face", ctx, "n", "scenes", ("cliff",))])[0].choose().synset == \
+        "face.n.13"
