@@ -91,8 +91,12 @@ def _generation_ms(log: Path, offset: int) -> float:
 def bench_decoding(dataset: str, n_classes: int, threads: tuple[int, ...]) -> dict:
     """Constrained vs unconstrained decode rate on the same prompts, real servers.
 
-    One server per sampler, both up; each prompt is sent in every variant before the
-    next prompt, so a change in the machine's load falls on all variants alike.
+    One server per variant, all up; each prompt is sent in every variant before the
+    next prompt, so a change in the machine's load falls on all variants alike. A
+    server of its own per variant keeps each one's prompt cache to its own requests:
+    llama.cpp's logits after a cached prefix differ in the last bits from a fresh
+    evaluation, enough to flip a near-tie, so two samplers are compared on the same
+    request sequence.
     """
     import openai
 
@@ -114,26 +118,26 @@ def bench_decoding(dataset: str, n_classes: int, threads: tuple[int, ...]) -> di
     with tempfile.TemporaryDirectory() as d, contextlib.ExitStack() as stack:
         for n_threads in threads:
             servers, clients, logs = {}, {}, {}
-            for sampler in sorted({s for _, s in variants.values()}):
-                logs[sampler] = Path(d) / f"llama-{n_threads}-{sampler}.log"
-                servers[sampler] = stack.enter_context(
-                    EmbeddedServer(logs[sampler], n_threads=n_threads, sampler=sampler))
-                clients[sampler] = openai.OpenAI(base_url=servers[sampler].base_url,
-                                                 api_key="x", max_retries=0, timeout=1800)
+            for i, (name, (_, sampler)) in enumerate(variants.items()):
+                logs[name] = Path(d) / f"llama-{n_threads}-{i}.log"
+                servers[name] = stack.enter_context(
+                    EmbeddedServer(logs[name], n_threads=n_threads, sampler=sampler))
+                clients[name] = openai.OpenAI(base_url=servers[name].base_url,
+                                              api_key="x", max_retries=0, timeout=1800)
             totals = {name: {"tokens": 0, "seconds": 0.0, "generation_s": 0.0, "valid": 0,
                              "replies": []} for name in variants}
             for label in labels:
-                for name, (fmt, sampler) in variants.items():
+                for name, (fmt, _) in variants.items():
                     params = {"model": "m", "max_tokens": 200, "temperature": 0.0, "seed": 0,
                               "messages": prompts.messages(question, label, cfg.n_subtexts)}
                     if fmt is not None:
                         params["response_format"] = fmt
-                    offset = logs[sampler].stat().st_size
+                    offset = logs[name].stat().st_size
                     started = time.perf_counter()
-                    reply = clients[sampler].chat.completions.create(**params)
+                    reply = clients[name].chat.completions.create(**params)
                     t = totals[name]
                     t["seconds"] += time.perf_counter() - started
-                    t["generation_s"] += _generation_ms(logs[sampler], offset) / 1000
+                    t["generation_s"] += _generation_ms(logs[name], offset) / 1000
                     t["tokens"] += reply.usage.completion_tokens
                     t["replies"].append(reply.choices[0].message.content)
                     try:

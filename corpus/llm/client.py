@@ -102,10 +102,11 @@ class LLMClient:
     def server_id(self, temperature: float) -> str:
         """What identifies the server in cache keys (the embedded port changes per run)."""
         if self.endpoint.embedded:
-            # A greedy reply is the same under either sampling order (corpus/llm/serve.py),
-            # so replies cached before grammar-first sampling stay valid; sampled ones not.
+            # Replies depend on the request alone since the server became history-free
+            # (corpus/llm/serve.py); before, on the request answered before them too. A
+            # greedy reply is the same under either sampling order, a sampled one not.
             order = "" if temperature == 0 else f":{embedded.SAMPLER}"
-            return f"embedded:{metadata.version(embedded.MODEL_PACKAGE)}{order}"
+            return f"embedded:{metadata.version(embedded.MODEL_PACKAGE)}:history-free{order}"
         return self.endpoint.base_url.rstrip("/")
 
     def describe(self) -> dict:

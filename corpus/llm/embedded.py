@@ -52,6 +52,8 @@ def describe() -> dict:
     return {
         "server": "llama-cpp-python " + metadata.version("llama-cpp-python"),
         "sampler": f"{SAMPLER} (corpus.llm.serve)",
+        "prompt_cache": "history-free: the shared system turn is cached, each request's "
+                        "last turn evaluated in one piece (corpus.llm.serve)",
         "model_package": f"{MODEL_PACKAGE}=={metadata.version(MODEL_PACKAGE)}",
         "model_file": MODEL_FILE,
         "model_sha256": model_sha256(),
