@@ -4,8 +4,8 @@ Run as `python -m corpus.llm.serve --model FILE --port N` (corpus.llm.embedded d
 
 Why a sampler of our own: llama-cpp-python puts the grammar into the sampler chain
 before greedy/top-k, so every generated token checks all 49,152 SmolLM2 tokens against
-the JSON grammar. That check cost more per token than the model's forward pass (decode
-rate 0.64x unconstrained, bench/results/corpus.json). llama.cpp's own common sampler
+the JSON grammar. That check cost about as much per token as the model's forward pass
+(decode rate 0.55-0.65x unconstrained, bench/results/corpus.json). llama.cpp's own common sampler
 samples first and asks the grammar only about the chosen token; the whole vocabulary
 is filtered only when that token is refused. `GrammarFirstSampler` does the same.
 
@@ -150,7 +150,7 @@ def _proxy(llama_class: type[Llama]) -> type[LlamaProxy]:
         @staticmethod
         def load_llama_from_model_settings(settings: ModelSettings) -> Llama:
             # The stock loader knows every setting (chat format from the GGUF, caches...);
-            # only generation differs, and the subclasses add no state.
+            # only generation differs, and the subclasses need nothing set at construction.
             llama = LlamaProxy.load_llama_from_model_settings(settings)
             llama.__class__ = llama_class
             return llama
