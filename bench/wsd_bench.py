@@ -218,6 +218,14 @@ def grid_search(cases: list[dict], top: int = 25) -> list[tuple[float, float, di
     return rows[:top]
 
 
+def _print_accuracy(accuracy: dict, by_dataset: bool) -> None:
+    """A line per method: accuracy and count per group (per half; `by_dataset` adds the
+    'half/dataset' and 'half/phrases'-style groups)."""
+    for method, acc in accuracy.items():
+        print(f"{method:10s} " + "  ".join(f"{g} {a['accuracy']:.3f} ({a['n']})"
+                                          for g, a in acc.items() if by_dataset or "/" not in g))
+
+
 def tuning_only(path: Path, grid: bool = False) -> None:
     """The tuning half and the written cases scored, their errors printed (or, with
     `grid`, the best weight settings); the held-out cases are dropped before scoring,
@@ -229,9 +237,7 @@ def tuning_only(path: Path, grid: bool = False) -> None:
             print(f"tuning {tuning:.3f}  written {written:.3f}  {weights}")
         return
     result = evaluate(cases)
-    for method, acc in result["accuracy"].items():
-        print(f"{method:10s} " + "  ".join(f"{g} {a['accuracy']:.3f} ({a['n']})"
-                                          for g, a in acc.items()))
+    _print_accuracy(result["accuracy"], by_dataset=True)
     print("\n".join(result["errors"][result["default_method"]]))
 
 
@@ -285,9 +291,7 @@ def main() -> None:
     results["coverage"] = {d: coverage(d) for d in args.datasets}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
-    for method, acc in results["eval"]["accuracy"].items():
-        print(f"{method:10s} " + "  ".join(f"{g} {a['accuracy']:.3f} ({a['n']})"
-                                          for g, a in acc.items() if "/" not in g))
+    _print_accuracy(results["eval"]["accuracy"], by_dataset=False)
     for d, c in results["coverage"].items():
         print(f"{d}: {c['entities']} entities, described {c['described']:.1%}")
     if "speed" in results:

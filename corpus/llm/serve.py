@@ -32,6 +32,8 @@ from llama_cpp.server import app as server_app
 from llama_cpp.server.model import LlamaProxy
 from llama_cpp.server.settings import ModelSettings, ServerSettings
 
+from corpus.llm.embedded import SAMPLER
+
 _TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)])
 
 
@@ -175,7 +177,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--n_ctx", type=int, default=2048)
     ap.add_argument("--n_threads", type=int, default=2)
-    ap.add_argument("--sampler", choices=sorted(SAMPLERS), default="grammar_first")
+    ap.add_argument("--sampler", choices=sorted(SAMPLERS), default=SAMPLER)
     args = ap.parse_args(argv)
     print(f"subtext: grammar-constrained replies are sampled {args.sampler}; a reply does "
           "not depend on the request before it", flush=True)
