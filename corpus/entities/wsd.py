@@ -31,7 +31,7 @@ outside it, which rule senses out for the combined method (modifier_fits: a
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -56,6 +56,7 @@ COMBINED_WEIGHTS = {"prior": 0.10, "kind": 0.15, "domain": 0.10, "compound": 0.1
 # Softmax temperature that turns cosine-scale scores into a confidence.
 CONFIDENCE_TEMPERATURE = 0.05
 ENCODE_BATCH = 128
+SPORT = "sport.n.01"
 
 _TOKEN = re.compile(r"[a-z]+")
 
@@ -259,17 +260,40 @@ def hyponym_modifiers(synset_name: str, word: str) -> frozenset[str]:
     "boat", dancing_partner under collaborator.n.03 gives "dancing", boxing_ring under
     ring.n.07 "boxing". A context that names one of them ("catching fish") means that
     sense: WordNet itself says a hook of fish is this kind of hook."""
+    names = (n for h in wordnet().synset(synset_name).hyponyms() for n in h.lemma_names())
+    return _compound_modifiers(names, word)
+
+
+def _compound_modifiers(names: Iterable[str], word: str) -> frozenset[str]:
+    """The modifiers of the compounds of a word among lemma names, open or closed:
+    "fishhook" and "boat_hook" give "fish" and "boat" for "hook"."""
     word = word.lower().replace("-", "_")
     forms = {word, word.replace("_", "")}
-    synset = wordnet().synset(synset_name)
-    near = synset.hyponyms()
     out = set()
-    for name in (n.lower() for h in near for n in h.lemma_names()):
+    for name in (n.lower() for n in names):
         for form in forms:
             modifier = name[:-len(form)].rstrip("_-") if name.endswith(form) else ""
             if len(modifier) >= 3 and modifier.isalpha():
                 out.add(modifier)
     return frozenset(out - forms)
+
+
+@cache
+def _particular_sport(word: str) -> bool:
+    """A word whose first noun sense is a particular sport (baseball, golf), not
+    sport itself."""
+    senses = wordnet().synsets(word, pos="n")
+    return bool(senses) and senses[0].name() != SPORT and SPORT in hypernym_closure(
+        senses[0].name())
+
+
+@cache
+def sport_modifiers(synset_name: str, word: str) -> frozenset[str]:
+    """The sports a sense is named for: modifiers of its own compound lemma names that
+    name a particular sport [ours]. baseball_glove.n.01 is also spelled baseball_mitt,
+    so as a mitt it is baseball's; golf_club.n.02 is golf's club."""
+    names = wordnet().synset(synset_name).lemma_names()
+    return frozenset(m for m in _compound_modifiers(names, word) if _particular_sport(m))
 
 
 @cache
@@ -372,14 +396,28 @@ KIND_FAMILY = {OBJECTS: "thing", SCENES: "thing", BODY_PARTS: "body", ROLES: "pe
 
 
 def modifier_fits(candidates: Sequence[str], modifiers: Sequence[str],
-                  kind: str | None = None) -> np.ndarray:
+                  kind: str | None = None, word: str = "",
+                  tokens: frozenset[str] = frozenset()) -> np.ndarray:
     """Which senses of a phrase's head the phrase can mean when WordNet lists only the
     head [ours]: a thing made of the material a modifier names is an artifact or a
-    substance, so a "plastic egg" is not an ovum and a "rubber duck" not a bird; and a
+    substance, so a "plastic egg" is not an ovum and a "rubber duck" not a bird; a
     head sense of another family of kinds than the source gave (KIND_FAMILY) is not
     the thing — an "oven mitt" among objects is not a hand, a "mechanical arm" not a
-    limb, a "toe stop" not a toe. No sense fitting is "none fits"."""
+    limb, a "toe stop" not a toe; and a head sense named for a sport (sport_modifiers
+    of the head `word`) that neither the phrase nor its context (`tokens`) names, and
+    whose words do not name the modifier, is that sport's thing — an oven mitt is no
+    baseball mitt, a rubber glove no baseball glove, a fire club no golf club. No
+    sense fitting is "none fits"."""
     fits = np.ones(len(candidates), bool)
+    if word:
+        named = frozenset().union(*(_word_forms(t) for t in (*modifiers, *_usable(tokens, word))))
+
+        def another_sports(sense: str) -> bool:
+            sports = sport_modifiers(sense, word)
+            return bool(sports) and sports.isdisjoint(named) and not any(
+                _names_modifier(sense, m) for m in modifiers)
+
+        fits &= np.array([not another_sports(c) for c in candidates], bool)
     if any(_material(m) for m in modifiers):
         fits &= np.array([_made_thing(c) for c in candidates], bool)
     family = KIND_FAMILY.get(kind)
@@ -433,7 +471,8 @@ def score_many(items: Sequence[tuple], all_senses: bool = False) -> list[SenseSc
         kept = [c for c, k in zip(cs, keep, strict=True) if k]
         glosses = np.stack(_EMBEDDINGS.get([gloss_text(c, word) for c in kept]))
         cosine[keep] = glosses @ ctx_vec
-        fits = modifier_fits(cs, modifiers, kind) if modifiers else np.zeros(0, bool)
+        fits = (modifier_fits(cs, modifiers, kind, word, frozenset(tokens)) if modifiers
+                else np.zeros(0, bool))
         kind_match = np.array([float(kind is not None and wordnet_kind(c) == kind)
                                for c in cs])
         label = frozenset(context_tokens(context.partition(": ")[0]))

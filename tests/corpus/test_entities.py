@@ -480,6 +480,28 @@ def test_a_phrase_head_sense_of_another_kind_family_does_not_fit():
     assert not limb.fits.size
 
 
+def test_a_head_sense_named_for_another_sport_does_not_fit():
+    """baseball_glove.n.01 is also spelled baseball_mitt, so as a mitt it is baseball's:
+    an oven mitt is none of the senses of "mitt" (tuning case), a rubber glove in a
+    cleaning class the plain glove. A context that names the sport licenses it; a
+    compound modifier that is no sport (gym_mat) names no sport."""
+    from corpus.entities.wsd import sport_modifiers
+
+    assert sport_modifiers("baseball_glove.n.01", "mitt") == {"baseball"}
+    assert sport_modifiers("golf_club.n.02", "club") == {"golf"}
+    assert not sport_modifiers("mat.n.03", "mat")
+    oven = "baking cookies: Hands in oven mitts lift the tray out of the oven."
+    [mitt] = score_many([("mitt", oven, "n", "objects", ("oven",))])
+    assert not mitt.fits.any() and mitt.choose().synset is None
+    [rubber] = score_many([("glove", "cleaning toilet: Rubber gloves protect the hands.",
+                            "n", "objects", ("rubber",))])
+    assert rubber.choose().synset == "glove.n.02"
+    [catcher] = score_many([("mitt", "playing baseball: The catcher raises a leather mitt.",
+                             "n", "objects", ("leather",))])
+    assert catcher.fits[catcher.candidates.index("baseball_glove.n.01")]
+    assert catcher.choose().synset == "baseball_glove.n.01"
+
+
 def test_a_phrase_whose_head_wordnet_lacks_gets_no_sense():
     """WordNet lists "dog" but not "groomer": the match is the phrase's modifier, not
     the thing it names, so none fits and the class's sentence describes it."""
