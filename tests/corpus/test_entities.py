@@ -169,6 +169,8 @@ def _eval_cases() -> list[dict]:
 
 
 def test_evaluation_set_is_drawn_from_the_three_real_bundles_and_split_in_halves():
+    from bench.draw_wsd_cases import split_half
+
     cases = _eval_cases()
     drawn = [c for c in cases if c["origin"] == "drawn"]
     assert len(drawn) >= 400
@@ -177,9 +179,10 @@ def test_evaluation_set_is_drawn_from_the_three_real_bundles_and_split_in_halves
     halves = Counter(c["half"] for c in drawn)
     assert set(halves) == {"tuning", "held_out"} and min(halves.values()) >= 150
     for c in drawn:  # the split is a fixed hash of the case, not a choice
-        key = f"{c['dataset']}|{c['class']}|{c['word']}"
-        even = int(hashlib.sha256(key.encode()).hexdigest(), 16) % 2 == 0
-        assert c["half"] == ("tuning" if even else "held_out"), c
+        assert c["half"] == split_half(c["dataset"], c["class"], c["word"]), c
+    key = "hmdb51|ride horse|horse"  # the hash, spelled out once
+    even = int(hashlib.sha256(key.encode()).hexdigest(), 16) % 2 == 0
+    assert split_half(*key.split("|")) == ("tuning" if even else "held_out")
 
 
 def test_evaluation_set_golds_are_real_senses():
