@@ -274,8 +274,9 @@ def main() -> None:
                      "load_models_s": round(time.perf_counter() - started, 2)}
     out = Path(args.out)
     if args.speed_only:
-        results = {**json.loads(out.read_text()), **results,
-                   "speed": speed(args.speed_dataset)}
+        previous = json.loads(out.read_text()) if out.exists() else {}
+        results = {**previous, **results, "speed": speed(args.speed_dataset)}
+        out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(results, indent=2) + "\n")
         print(json.dumps(results["speed"], indent=2))
         return
