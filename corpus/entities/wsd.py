@@ -26,7 +26,7 @@ Every method returns the chosen synset, a confidence in [0, 1] and the runner-up
 Phrases are looked up by their WordNet spelling (lemmas.py): the caller passes the
 compound WordNet lists (`baseball_glove`) or the phrase's head, and then the words
 outside it, which rule senses out for the combined method (modifier_fits: a
-"plastic egg" is no ovum, an "oven mitt" among objects no hand).
+"plastic egg" is no ovum, an "oven mitt" among objects no hand, nor baseball's mitt).
 """
 
 import math
