@@ -152,6 +152,14 @@ def _noun_form(tokens: list, kind: str | None = None) -> tuple[str, str]:
     not when WordNet spells the phrase (or the head) with its plural."""
     nouns = [t for t in tokens if t.pos_ in ("NOUN", "PROPN")]
     roots = [t for t in nouns if t.head.i == t.i or t.head not in tokens]
+    last = tokens[-1]
+    if (not roots and last.head.i == last.i and last.tag_ not in ("VBG", "VBN")
+            and wordnet().synsets(last.text.lower(), pos="n")):
+        # the parse's root is the last word, tagged as something else: English compounds
+        # are head-final, and the source gave a thing ("ice shanty": "shanty" parsed as
+        # a verb made "ice" the head) [ours]; a participle stays what it is ("parent
+        # pushing")
+        roots = [last]
     head = roots[0] if roots else (nouns[-1] if nouns else tokens[-1])
     surface = _join(tokens, [t.text.lower() for t in tokens])
     plural = head.tag_ in ("NNS", "NNPS") and not (

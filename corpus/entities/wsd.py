@@ -400,7 +400,8 @@ def modifier_fits(candidates: Sequence[str], modifiers: Sequence[str],
                   tokens: frozenset[str] = frozenset()) -> np.ndarray:
     """Which senses of a phrase's head the phrase can mean when WordNet lists only the
     head [ours]: a thing made of the material a modifier names is an artifact or a
-    substance, so a "plastic egg" is not an ovum and a "rubber duck" not a bird; a
+    substance, so a "plastic egg" is not an ovum and a "rubber duck" not a bird (a
+    person or a body part is made of no material: an "ice dancer" is a dancer); a
     head sense of another family of kinds than the source gave (KIND_FAMILY) is not
     the thing — an "oven mitt" among objects is not a hand, a "mechanical arm" not a
     limb, a "toe stop" not a toe; and a head sense named for a sport (sport_modifiers
@@ -418,9 +419,11 @@ def modifier_fits(candidates: Sequence[str], modifiers: Sequence[str],
                 _names_modifier(sense, m) for m in modifiers)
 
         fits &= np.array([not another_sports(c) for c in candidates], bool)
-    if any(_material(m) for m in modifiers):
-        fits &= np.array([_made_thing(c) for c in candidates], bool)
     family = KIND_FAMILY.get(kind)
+    # a person or a body part is not made of what a modifier names: an "ice dancer"
+    # dances on ice
+    if family in (None, "thing") and any(_material(m) for m in modifiers):
+        fits &= np.array([_made_thing(c) for c in candidates], bool)
     if family is not None:
         fits &= np.array([KIND_FAMILY.get(wordnet_kind(c), family) == family
                           for c in candidates], bool)

@@ -424,6 +424,26 @@ def test_a_material_modifier_rules_out_senses_that_are_not_made_things():
     assert clay.choose().synset == "floor.n.01"
 
 
+def test_a_material_modifier_says_nothing_about_a_person():
+    """An ice dancer dances on ice: among roles the material rule does not apply
+    (tuning case)."""
+    ctx = "ice dancing: The ice dancers' hands hold each other while skating."
+    [dancer] = score_many([("dancer", ctx, "n", "roles", ("ice",))])
+    assert dancer.fits.all() and dancer.choose().synset == "dancer.n.01"
+
+
+def test_a_noun_phrase_parsed_with_a_verb_at_the_end_keeps_its_last_word_as_head():
+    """spaCy parses "the ice shanty" with "shanty" as a verb; English compounds are
+    head-final, so the head is "shanty" (tuning case), while a participle after a noun
+    stays a participle ("parent pushing")."""
+    from corpus.entities.entity_corpus import wordnet_lookup
+
+    shanty = normalise_units(["ice shanty"], "scenes")[0]
+    assert shanty.head == "shanty"
+    assert wordnet_lookup(shanty.text, shanty.head, 2).lemma == "shanty"
+    assert normalise_units(["parent pushing"], "roles")[0].head == "parent"
+
+
 def test_the_build_passes_a_phrase_modifiers_to_the_sense_choice():
     raw = {0: {"objects": ["plastic egg", "basket"]}}
     contexts = {0: ("egg hunting", ["The egg goes into the basket."])}
