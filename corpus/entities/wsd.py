@@ -37,7 +37,15 @@ from functools import cache
 
 import numpy as np
 
-from corpus.entities.kinds import BODY_PARTS, OBJECTS, ROLES, SCENES, hypernym_closure, wordnet_kind
+from corpus.entities.kinds import (
+    BODY_PARTS,
+    ENTITY_KINDS,
+    OBJECTS,
+    ROLES,
+    SCENES,
+    hypernym_closure,
+    wordnet_kind,
+)
 from corpus.entities.lemmas import wordnet_spelling
 from corpus.entities.models import sentence_encoder, wordnet
 from corpus.entities.priors import context_lexnames, context_topics, domain_prior
@@ -51,8 +59,10 @@ DEFAULT_METHOD = "combined"
 #                                context: "fish" + hook -> fishhook, under hook.n.05]
 #                  + part * [the sense is part of, or has as a part, what a word of the
 #                            class name is: string.n.03 of a stringed instrument]
+#                  + derivation * [the sense's noun is derived from a context word's first
+#                                  verb sense: thrower.n.02 from throw.v.01 in "throw"]
 COMBINED_WEIGHTS = {"prior": 0.10, "kind": 0.15, "domain": 0.10, "compound": 0.15,
-                    "part": 0.25}
+                    "part": 0.25, "derivation": 0.15}
 # Softmax temperature that turns cosine-scale scores into a confidence.
 CONFIDENCE_TEMPERATURE = 0.05
 ENCODE_BATCH = 128
@@ -95,6 +105,7 @@ class SenseScores:
     fits: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # (S,) phrase fit
     compound: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (S,) 0/1
     part: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (S,) 0/1
+    derivation: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (S,) 0/1
 
     def scores(self, method: str, weights: dict | None = None) -> np.ndarray:
         """Each candidate's score by one method; `weights` replaces COMBINED_WEIGHTS
@@ -110,6 +121,8 @@ class SenseScores:
                 score = score + w["kind"] * self.kind_match
             if self.compound.size:
                 score = score + w["compound"] * self.compound + w["part"] * self.part
+            if self.derivation.size:
+                score = score + w.get("derivation", 0.0) * self.derivation
             if self.domain.size:
                 score = score + w["domain"] * self.domain
                 # penalised senses compete only when every sense is penalised
@@ -366,6 +379,46 @@ def compound_evidence(candidates: Sequence[str], word: str, tokens: frozenset[st
                      for c in candidates])
 
 
+@cache
+def _derived_from(synset_name: str, word: str) -> frozenset[str]:
+    """The verb senses WordNet derives the word's lemma in a sense from: thrower.n.02
+    from throw.v.01, throwster.n.01 (a silk throwster) from none."""
+    return frozenset(r.synset().name() for lemma in wordnet().synset(synset_name).lemmas()
+                     if lemma.name().lower() == word.lower()
+                     for r in lemma.derivationally_related_forms() if r.synset().pos() == "v")
+
+
+@cache
+def _first_verb_senses(token: str, topics: frozenset[str]) -> frozenset[str]:
+    """The verb sense a context word most likely has: for each base form WordNet spells
+    as a verb, its first sense in a topic the context names ("playing" a harmonica:
+    play.v.03, in `music`), else its first sense ("throws" -> throw.v.01)."""
+    wn = wordnet()
+    out = set()
+    for form in _word_forms(token):
+        senses = [v for v in wn.synsets(form, pos="v") if form in v.lemma_names()]
+        on_topic = [v for v in senses if not topics.isdisjoint(
+            d.name() for d in v.topic_domains())]
+        if senses:
+            out.add((on_topic or senses)[0].name())
+    return frozenset(out)
+
+
+def derivation_evidence(candidates: Sequence[str], word: str, tokens: frozenset[str],
+                        kind: str | None = None,
+                        topics: frozenset[str] = frozenset()) -> np.ndarray:
+    """1 for a sense whose noun WordNet derives from the verb sense a context word most
+    likely has (_first_verb_senses) [ours]: in "throw", a thrower is "someone who
+    projects something", not a silk throwster; in "playing harmonica" a player is a
+    musician. Only that one verb sense counts, so a rare one ("throw" pottery) never
+    speaks for its noun; and only senses of the kind the source gave, so a "remote
+    controller" gets nothing from "control" for the person who controls. Else 0."""
+    verbs = frozenset().union(*(_first_verb_senses(t, topics) for t in _usable(tokens, word)))
+    return np.array([float(kind in ENTITY_KINDS and wordnet_kind(c) == kind
+                           and not _derived_from(c, word).isdisjoint(verbs))
+                     for c in candidates])
+
+
 def part_evidence(candidates: Sequence[str], word: str, label: frozenset[str]) -> np.ndarray:
     """1 for a sense that is part of, or has as a part, what a word of the class name
     is (_parts_and_wholes, _first_noun_kinds) [ours]: the strings in "playing guitar"
@@ -445,7 +498,7 @@ def score_many(items: Sequence[tuple], all_senses: bool = False) -> list[SenseSc
     wn = wordnet()
     items = [(*item[:4], tuple(item[4]) if len(item) > 4 else ()) for item in items]
     cands = [candidate_synsets(w, p) for w, _, p, _, _ in items]
-    domains = []
+    domains, item_topics = [], []
     for (word, context, _, kind, _), cs in zip(items, cands, strict=True):
         token_set = frozenset(context_tokens(context))
         # the word itself does not say which of its own senses' topics is meant
@@ -453,6 +506,7 @@ def score_many(items: Sequence[tuple], all_senses: bool = False) -> list[SenseSc
         lexnames, topics = context_lexnames(token_set), context_topics(token_set - own)
         domains.append(np.array([domain_prior(c, token_set, lexnames, kind, topics)
                                  for c in cs]))
+        item_topics.append(topics)
     embedded = [np.ones(len(cs), bool) if all_senses or not (d >= 0).any() else d >= 0
                 for cs, d in zip(cands, domains, strict=True)]
     _EMBEDDINGS.get([gloss_text(c, w) for (w, *_), cs, e in zip(items, cands, embedded,
@@ -461,8 +515,8 @@ def score_many(items: Sequence[tuple], all_senses: bool = False) -> list[SenseSc
                     + [p for (_, ctx, *_), cs in zip(items, cands, strict=True) if cs
                        for p in context_parts(ctx)])
     out = []
-    for (word, context, pos, kind, modifiers), cs, domain, keep in zip(
-            items, cands, domains, embedded, strict=True):
+    for (word, context, pos, kind, modifiers), cs, domain, keep, topics in zip(
+            items, cands, domains, embedded, item_topics, strict=True):
         if not cs:
             empty = np.zeros(0)
             out.append(SenseScores(word, pos, (), empty, None, empty, empty, empty, empty))
@@ -482,15 +536,16 @@ def score_many(items: Sequence[tuple], all_senses: bool = False) -> list[SenseSc
         # evidence only for senses the combined method can pick (the domain prior's
         # penalised ones never win): reading their hyponyms costs WordNet look-ups
         open_ = [c for c, d in zip(cs, domain, strict=True) if d >= 0]
-        compound, part = np.zeros(len(cs)), np.zeros(len(cs))
+        compound, part, derivation = np.zeros(len(cs)), np.zeros(len(cs)), np.zeros(len(cs))
         if open_:
             at = [i for i, d in enumerate(domain) if d >= 0]
             compound[at] = compound_evidence(open_, word, frozenset(tokens), modifiers)
             part[at] = part_evidence(open_, word, label)
+            derivation[at] = derivation_evidence(open_, word, frozenset(tokens), kind, topics)
         out.append(SenseScores(word, pos, cs, lesk_overlaps(tokens, cs),
                                pick.name() if pick is not None else cs[0],
                                cosine, np.array(log_prior(word, pos)), kind_match, domain,
-                               fits, compound, part))
+                               fits, compound, part, derivation))
     return out
 
 

@@ -558,6 +558,23 @@ def test_a_part_of_what_the_class_name_names_is_evidence():
     assert not table.part.any()
 
 
+def test_a_role_noun_derived_from_the_verb_the_context_means_is_evidence():
+    """WordNet derives thrower.n.02 ("someone who projects something") from throw.v.01,
+    the first sense of "throw", and the silk throwster from no sense of it (tuning case);
+    in a music context "playing" is play.v.03 (in `music`), from which the musician is
+    derived, not the game player. Only senses of the kind the source gave count."""
+    [thrower] = score_many([("thrower", "frisbee catch: A frisbee is thrown across the field.",
+                             "n", "roles")])
+    assert thrower.derivation.tolist() == [0.0, 1.0, 0.0]  # throwster, thrower, potter
+    assert thrower.choose().synset == "thrower.n.02"
+    ctx = "playing daf: The daf player strikes the frame drum with the fingers."
+    [player] = score_many([("player", ctx, "n", "roles", ("daf",))])
+    assert player.derivation[player.candidates.index("musician.n.01")] == 1
+    assert player.derivation[player.candidates.index("player.n.01")] == 0
+    [untyped] = score_many([("thrower", "throw: thrower", "n", None)])
+    assert not untyped.derivation.any()
+
+
 def test_a_sense_that_names_the_phrase_modifier_is_evidence():
     """Of "teller", only teller.n.03 names a bank ("an employee of a bank"): a bank
     teller is that one, not a vote counter; a cliff face is the vertical surface of a
