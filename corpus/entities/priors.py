@@ -30,6 +30,9 @@ Penalised (-1) unless licensed by the context:
   eating word, a food or a cooking verb ("making a cake") in the context;
 - a person in a commercial role (under businessperson/capitalist: the poker dealer as
   a trader), licensed by buying, selling or paying in the context;
+- a person in an office (under official.n.01: the judge of a court, a diplomat, a
+  vote teller), licensed by an institution in the context (a group such as a court or
+  a government, or a verb in a topic domain such as `law`: "testifying");
 - abstract domains no video shows as a thing: groups, possession (commerce),
   communication, cognition, attributes, states, quantities, time, relations, motives,
   feelings, phenomena (physics), processes, events, shapes, and acts (a sport's name
@@ -59,6 +62,12 @@ LICENSED_TOPIC_ROOTS = ("sport.n.01", "athletics.n.01", "dancing.n.01")
 # People in their commercial role (a dealer as a trader): licensed by buying or selling.
 COMMERCE_ROOTS = ("businessperson.n.01", "capitalist.n.02")
 COMMERCE_LEXNAMES = frozenset({"verb.possession", "noun.possession"})
+# People in an office (official.n.01 and below: a judge at court, a diplomat, a vote
+# teller, the bureaucratic "official"): licensed by an institution in the context — a
+# word whose first noun sense is a group (a court, a government, a church) or whose
+# first verb sense is in a topic domain other than a sport's ("testify", in `law`).
+OFFICE_ROOTS = ("official.n.01",)
+INSTITUTION = "institution"
 # What licenses the food sense: a context word whose first sense is eating or drinking,
 # or a food ("eating watermelon", "cooking chicken").
 # A cooking verb licenses it too: any verb sense under cook (the senses "make" and
@@ -70,8 +79,10 @@ FOOD_LEXNAMES = frozenset({"verb.consumption", "noun.food", COOKING})
 
 @cache
 def _first_lexnames(word: str) -> frozenset[str]:
-    """Lexicographer files of a context word's first noun and first verb sense, and
-    COOKING when one of its verb senses is cooking ("making" a cake, "baking")."""
+    """Lexicographer files of a context word's first noun and first verb sense, COOKING
+    when one of its verb senses is cooking ("making" a cake, "baking"), and INSTITUTION
+    when its first noun sense is a group or its first verb sense is in a topic domain
+    that is not a sport's."""
     wn = wordnet()
     out = set()
     for pos in ("n", "v"):
@@ -81,6 +92,10 @@ def _first_lexnames(word: str) -> frozenset[str]:
     if any(not hypernym_closure(v.name()).isdisjoint(COOKING_ROOTS)
            for v in wn.synsets(word, pos="v")):
         out.add(COOKING)
+    verbs = wn.synsets(word, pos="v")
+    if "noun.group" in out or (verbs and _topic_words(verbs[0].name())[0]
+                               and not _topic_words(verbs[0].name())[1]):
+        out.add(INSTITUTION)
     return frozenset(out)
 
 
@@ -186,6 +201,8 @@ def domain_prior(synset_name: str, tokens: frozenset[str], lexnames: frozenset[s
         return 0.0 if "noun.animal" in lexnames else -1.0
     if not closure.isdisjoint(COMMERCE_ROOTS):
         return 0.0 if lexnames & COMMERCE_LEXNAMES else -1.0
+    if not closure.isdisjoint(OFFICE_ROOTS):
+        return 0.0 if INSTITUTION in lexnames else -1.0
     if lexname == "noun.food":
         return 0.0 if lexnames & FOOD_LEXNAMES else -1.0
     if kind == SCENES and lexname == "noun.event":  # a party, a contest: where it happens

@@ -411,6 +411,23 @@ def test_a_point_is_not_favoured_as_a_place_a_video_shows():
                         kind="scenes").synset == "dwelling.n.01"
 
 
+def test_a_person_in_an_office_only_where_the_context_names_an_institution():
+    """judge.n.01 and official.n.01 are office holders (under official.n.01): in a
+    gymnastics class the judge is an evaluator (tuning case) and the official of a
+    discus throw the one who administers the rules of a sport (tuning case); "testifying"
+    (testify.v.01, in `law`) and a court name an institution, so there the judge is the
+    court's."""
+    from corpus.entities.priors import context_lexnames, domain_prior
+
+    gym = "floor gymnastics: A gymnastics arena with judges watching the floor routine."
+    assert disambiguate("judge", gym, "n", kind="roles").synset == "evaluator.n.01"
+    assert disambiguate("official", "throw discus: official", "n",
+                        kind="roles").synset == "official.n.02"
+    assert disambiguate("judge", "testifying: judge", "n", kind="roles").synset == "judge.n.01"
+    assert domain_prior("judge.n.01", frozenset({"court"}),
+                        context_lexnames({"court"}), "roles") >= 0
+
+
 def test_a_material_modifier_rules_out_senses_that_are_not_made_things():
     """A plastic egg is not an ovum nor a hen's egg: no sense of "egg" fits; a clay
     floor can be the floor of a room."""
