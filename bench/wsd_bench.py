@@ -86,6 +86,8 @@ def evaluate(cases: list[dict]) -> dict:
         phrase = "phrases" if len(c["word"].split()) > 1 else "single_words"
         for g in (c["half"], f"{c['half']}/{c['dataset']}", f"{c['half']}/{phrase}", "drawn"):
             groups[g].append(i)
+        if c["half"] == "tuning":  # the first draw and the tuning cases drawn later apart
+            groups[f"tuning/draw{c.get('draw', 1)}"].append(i)
     for method in wsd.METHODS:
         picks = [None if ix is None else scores[ix].choose(method).synset for ix in index]
         ok = [p == c["synset"] for p, c in zip(picks, cases, strict=True)]
