@@ -101,6 +101,22 @@ def evaluate(cases: list[dict]) -> dict:
             if not o and c["half"] != "held_out"]
         result.setdefault("held_out_errors", {})[method] = sum(
             not o for c, o in zip(cases, ok, strict=True) if c["half"] == "held_out")
+    second = [i for i, c in enumerate(cases) if "second_judge" in c]
+    if second:  # tuning cases judged again, blind, by another judge (wsd_eval.md)
+        picks = [None if index[i] is None else scores[index[i]].choose(wsd.DEFAULT_METHOD).synset
+                 for i in second]
+
+        def rate(hits) -> float:
+            return round(sum(hits) / len(second), 4)
+
+        result["second_judge"] = {
+            "cases": len(second),
+            "agreement_with_gold": rate(cases[i]["second_judge"] == cases[i]["synset"]
+                                        for i in second),
+            "default_method_vs_gold": rate(p == cases[i]["synset"]
+                                           for p, i in zip(picks, second, strict=True)),
+            "default_method_vs_second_judge": rate(p == cases[i]["second_judge"]
+                                                   for p, i in zip(picks, second, strict=True))}
     result["seconds"] = round(seconds, 2)
     return result
 
@@ -241,6 +257,8 @@ def tuning_only(path: Path, grid: bool = False) -> None:
         return
     result = evaluate(cases)
     _print_accuracy(result["accuracy"], by_dataset=True)
+    if "second_judge" in result:
+        print(f"second judge: {json.dumps(result['second_judge'])}")
     print("\n".join(result["errors"][result["default_method"]]))
 
 
