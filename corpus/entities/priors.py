@@ -85,16 +85,14 @@ def _first_lexnames(word: str) -> frozenset[str]:
     that is not a sport's."""
     wn = wordnet()
     out = set()
-    for pos in ("n", "v"):
-        senses = wn.synsets(word, pos=pos)
+    nouns, verbs = wn.synsets(word, pos="n"), wn.synsets(word, pos="v")
+    for senses in (nouns, verbs):
         if senses:
             out.add(senses[0].lexname())
-    if any(not hypernym_closure(v.name()).isdisjoint(COOKING_ROOTS)
-           for v in wn.synsets(word, pos="v")):
+    if any(not hypernym_closure(v.name()).isdisjoint(COOKING_ROOTS) for v in verbs):
         out.add(COOKING)
-    verbs = wn.synsets(word, pos="v")
-    if "noun.group" in out or (verbs and _topic_words(verbs[0].name())[0]
-                               and not _topic_words(verbs[0].name())[1]):
+    verb_topic, sport_topic = _topic_words(verbs[0].name()) if verbs else ((), True)
+    if (nouns and nouns[0].lexname() == "noun.group") or (verb_topic and not sport_topic):
         out.add(INSTITUTION)
     return frozenset(out)
 

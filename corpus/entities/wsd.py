@@ -59,8 +59,9 @@ DEFAULT_METHOD = "combined"
 #                                context: "fish" + hook -> fishhook, under hook.n.05]
 #                  + part * [the sense is part of, or has as a part, what a word of the
 #                            class name is: string.n.03 of a stringed instrument]
-#                  + derivation * [the sense's noun is derived from a context word's first
-#                                  verb sense: thrower.n.02 from throw.v.01 in "throw"]
+#                  + derivation * [WordNet derives the sense's noun from the verb sense a
+#                                  context word most likely has: thrower.n.02 from
+#                                  throw.v.01 in "throw"]
 COMBINED_WEIGHTS = {"prior": 0.10, "kind": 0.15, "domain": 0.10, "compound": 0.15,
                     "part": 0.25, "derivation": 0.15}
 # Softmax temperature that turns cosine-scale scores into a confidence.
@@ -119,10 +120,9 @@ class SenseScores:
             score = self.cosine + w["prior"] * self.log_prior
             if self.kind_match.size:
                 score = score + w["kind"] * self.kind_match
-            if self.compound.size:
-                score = score + w["compound"] * self.compound + w["part"] * self.part
-            if self.derivation.size:
-                score = score + w.get("derivation", 0.0) * self.derivation
+            if self.compound.size:  # the three kinds of WordNet evidence come together
+                score = (score + w["compound"] * self.compound + w["part"] * self.part
+                         + w["derivation"] * self.derivation)
             if self.domain.size:
                 score = score + w["domain"] * self.domain
                 # penalised senses compete only when every sense is penalised
