@@ -189,8 +189,9 @@ def test_evaluation_set_golds_are_real_senses():
     from corpus.entities.models import wordnet
 
     for case in _eval_cases():
-        if case["synset"] is not None:
-            wordnet().synset(case["synset"])  # raises on a name WordNet does not have
+        for judged in (case["synset"], case.get("second_judge")):
+            if judged is not None:
+                wordnet().synset(judged)  # raises on a name WordNet does not have
 
 
 @pytest.mark.slow
